@@ -1,0 +1,3 @@
+//! Evaluation harnesses that score Faultline on public datasets.
+
+pub mod nab;

@@ -1,0 +1,2 @@
+//! Black-box tests of the `faultline` binary live in `tests/`; this library holds helpers
+//! they share.
