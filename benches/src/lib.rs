@@ -97,15 +97,16 @@ impl<'a> Replay<'a> {
     #[inline]
     pub fn next_point(&mut self) -> (EventTime, f64) {
         let (at, value) = self.series[self.next];
+        let point = (
+            EventTime::from_millis(at.as_millis() + self.lap_offset_ms),
+            value,
+        );
         self.next += 1;
         if self.next == self.series.len() {
             self.next = 0;
             self.lap_offset_ms += self.lap_ms;
         }
-        (
-            EventTime::from_millis(at.as_millis() + self.lap_offset_ms),
-            value,
-        )
+        point
     }
 }
 

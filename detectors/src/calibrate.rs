@@ -85,6 +85,20 @@ impl Calibrator {
         }
     }
 
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        let ok = self.growth.is_finite()
+            && self.growth >= 1.0
+            && self.increment.is_finite()
+            && self.increment >= 1.0
+            && self.total.is_finite()
+            && self.counts.iter().all(|c| c.is_finite() && *c >= 0.0);
+        if ok {
+            Ok(())
+        } else {
+            Err("calibration history is inconsistent")
+        }
+    }
+
     /// Effective number of observations remembered.
     pub fn observations(&self) -> f64 {
         f64::from(self.total / self.increment)

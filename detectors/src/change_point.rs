@@ -119,6 +119,13 @@ impl ChangePoint {
         deviation
     }
 
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        crate::common::positive(
+            self.params.threshold,
+            "change_point threshold must be positive",
+        )
+    }
+
     /// Observes one point; see [`crate::Detector::observe`].
     pub fn observe(&mut self, at: EventTime, value: f64) -> Verdict {
         match self.step(at, value) {

@@ -50,6 +50,15 @@ impl Clock {
     }
 }
 
+/// `Ok` when `x` is finite and positive; used by the snapshot invariant checks.
+pub(crate) fn positive(x: f64, what: &'static str) -> Result<(), &'static str> {
+    if x.is_finite() && x > 0.0 {
+        Ok(())
+    } else {
+        Err(what)
+    }
+}
+
 /// Weight of a new point in an exponentially weighted average with half-life `half_life_s`,
 /// after `elapsed_s` seconds. Capped at one half so that one point after a long gap never
 /// outweighs all the history (a gap is not evidence that the past was wrong).
@@ -97,7 +106,12 @@ impl Deviation {
     /// exactly at the threshold.
     pub fn verdict(&self, threshold: f64) -> Verdict {
         let z2 = self.z * self.z;
-        let score = z2 / (z2 + threshold * threshold);
+        // z = 0 scores 0 even at a (misconfigured) threshold of 0, which would give 0/0.
+        let score = if z2 > 0.0 {
+            z2 / (z2 + threshold * threshold)
+        } else {
+            0.0
+        };
         if self.z.abs() < threshold {
             return Verdict::Normal { score };
         }

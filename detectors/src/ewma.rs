@@ -106,6 +106,10 @@ impl Ewma {
         self.var = (1.0 - alpha) * (self.var + d * incr);
     }
 
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        crate::common::positive(self.params.threshold, "ewma threshold must be positive")
+    }
+
     /// Observes one point; see [`crate::Detector::observe`].
     pub fn observe(&mut self, at: EventTime, value: f64) -> Verdict {
         match self.step(at, value) {

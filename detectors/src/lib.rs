@@ -128,6 +128,19 @@ pub enum AnyDetector {
     Ensemble(Box<Ensemble>),
 }
 
+impl AnyDetector {
+    /// Checks the invariants a restored state must hold before it may observe.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        match self {
+            Self::Ewma(d) => d.check(),
+            Self::RobustZ(d) => d.check(),
+            Self::Seasonal(d) => d.check(),
+            Self::ChangePoint(d) => d.check(),
+            Self::Ensemble(d) => d.check(),
+        }
+    }
+}
+
 impl Detector for AnyDetector {
     fn observe(&mut self, at: EventTime, value: f64) -> Verdict {
         match self {

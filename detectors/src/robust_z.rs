@@ -86,6 +86,14 @@ impl RobustZ {
         }
     }
 
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        crate::common::positive(self.params.threshold, "robust_z threshold must be positive")?;
+        if self.window.capacity() != (self.params.window as usize).max(1) {
+            return Err("robust_z window does not match its parameters");
+        }
+        self.window.check()
+    }
+
     /// Bytes of state held for this series.
     pub fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>() + 16 * self.params.window as usize

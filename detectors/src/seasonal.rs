@@ -91,6 +91,8 @@ struct Model {
     spread: Vec<f32>,
     /// Visits of each phase (saturating), for 1/n learning early on.
     visits: Vec<u16>,
+    /// Points learned by this model (saturating), so choosing a model needs no scan.
+    learned: u32,
     /// Mean absolute one-step error of this model, for choosing between models.
     error: f64,
 }
@@ -109,13 +111,17 @@ impl Model {
             offset: vec![0.0; bins],
             spread: vec![0.0; bins],
             visits: vec![0; bins],
+            learned: 0,
             error: 0.0,
         }
     }
 
     fn phase(&self, at: EventTime) -> Option<usize> {
-        (self.bins > 0)
-            .then(|| at.as_millis().div_euclid(self.bin_ms).rem_euclid(i64::from(self.bins)) as usize)
+        (self.bins > 0).then(|| {
+            at.as_millis()
+                .div_euclid(self.bin_ms)
+                .rem_euclid(i64::from(self.bins)) as usize
+        })
     }
 
     fn predict(&self, phase: Option<usize>) -> f64 {
@@ -135,6 +141,7 @@ impl Model {
         self.level = level;
         if let Some(p) = phase {
             self.visits[p] = self.visits[p].saturating_add(1);
+            self.learned = self.learned.saturating_add(1);
             let eta = (1.0 / f64::from(self.visits[p])).max(rate);
             let target = clip(value - self.level - f64::from(self.offset[p]));
             self.offset[p] += (eta * target) as f32;
@@ -190,8 +197,7 @@ impl Seasonal {
         let mut best = 0;
         let mut best_error = self.models[0].error * 0.9;
         for (i, m) in self.models.iter().enumerate().skip(1) {
-            let visits: u64 = m.visits.iter().map(|&v| u64::from(v)).sum();
-            if visits >= 2 * u64::from(m.bins) && m.error < best_error {
+            if u64::from(m.learned) >= 2 * u64::from(m.bins) && m.error < best_error {
                 best = i;
                 best_error = m.error;
             }
@@ -249,6 +255,25 @@ impl Seasonal {
             m.learn(p, value, alpha, self.params.profile_rate, scale);
         }
         deviation
+    }
+
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        crate::common::positive(self.params.threshold, "seasonal threshold must be positive")?;
+        let models_ok = !self.models.is_empty()
+            && self.models[0].bins == 0
+            && self.models.iter().all(|m| {
+                let bins = m.bins as usize;
+                m.bin_ms >= 1
+                    && bins <= MAX_BINS
+                    && m.offset.len() == bins
+                    && m.spread.len() == bins
+                    && m.visits.len() == bins
+            });
+        if models_ok {
+            Ok(())
+        } else {
+            Err("seasonal profile is inconsistent")
+        }
     }
 
     /// Observes one point; see [`crate::Detector::observe`].

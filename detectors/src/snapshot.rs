@@ -1,16 +1,21 @@
 //! Versioned snapshots of detector state, for checkpoints.
 //!
-//! A snapshot is `magic (2 bytes) · format version (u16 LE) · postcard body`. Postcard is
-//! compact and stores floats bit for bit, so a restored detector continues exactly where the
-//! snapshot left off. The version is bumped whenever a state layout changes; `restore`
-//! migrates older versions it knows and rejects the rest with a clear error, instead of
-//! misreading bytes.
+//! A snapshot is `magic (2 bytes) · format version (u16 LE) · CRC-32 of the body (u32 LE) ·
+//! postcard body`. Postcard is compact and stores floats bit for bit, so a restored detector
+//! continues exactly where the snapshot left off. Postcard has no integrity check of its own
+//! and most flipped bits still decode into *some* state, so the checksum rejects corruption,
+//! and the decoded state is then checked for the invariants the detectors index by (window
+//! capacities, phase counts) so that no byte string can make a later `observe` panic. The
+//! version is bumped whenever a state layout changes; `restore` migrates older versions it
+//! knows and rejects the rest with a clear error, instead of misreading bytes.
 
 use thiserror::Error;
 
 use crate::AnyDetector;
 
 const MAGIC: [u8; 2] = *b"FD";
+/// Magic, version and checksum.
+const HEADER: usize = 8;
 /// Current layout of every detector's state.
 pub const FORMAT_VERSION: u16 = 1;
 
@@ -34,9 +39,24 @@ pub enum SnapshotError {
         /// Version this build writes and reads.
         supported: u16,
     },
+    /// The body does not match its checksum.
+    #[error("detector snapshot is corrupt (checksum mismatch)")]
+    Checksum,
     /// The body does not decode.
-    #[error("detector snapshot body is corrupt")]
+    #[error("detector snapshot body does not decode")]
     Corrupt(#[source] postcard::Error),
+    /// The body decodes but leaves bytes over.
+    #[error("detector snapshot has {extra} trailing bytes")]
+    TrailingBytes {
+        /// Bytes after the body.
+        extra: usize,
+    },
+    /// The body decodes into a state no detector can be in.
+    #[error("detector snapshot holds an invalid state: {reason}")]
+    Invalid {
+        /// Which invariant failed.
+        reason: &'static str,
+    },
 }
 
 impl Snapshot {
@@ -46,6 +66,7 @@ impl Snapshot {
         bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         // Serializing plain structs of numbers and vectors into a Vec cannot fail.
         let body = postcard::to_stdvec(detector).unwrap_or_default();
+        bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
         bytes.extend_from_slice(&body);
         Self { bytes }
     }
@@ -62,7 +83,7 @@ impl Snapshot {
 
     /// Rebuilds the detector the snapshot was taken of.
     pub fn restore(&self) -> Result<AnyDetector, SnapshotError> {
-        if self.bytes.len() < 4 || self.bytes[..2] != MAGIC {
+        if self.bytes.len() < HEADER || self.bytes[..2] != MAGIC {
             return Err(SnapshotError::BadMagic);
         }
         let version = u16::from_le_bytes([self.bytes[2], self.bytes[3]]);
@@ -72,6 +93,19 @@ impl Snapshot {
                 supported: FORMAT_VERSION,
             });
         }
-        postcard::from_bytes(&self.bytes[4..]).map_err(SnapshotError::Corrupt)
+        let crc = u32::from_le_bytes([self.bytes[4], self.bytes[5], self.bytes[6], self.bytes[7]]);
+        let body = &self.bytes[HEADER..];
+        if crc32fast::hash(body) != crc {
+            return Err(SnapshotError::Checksum);
+        }
+        let (detector, rest): (AnyDetector, _) =
+            postcard::take_from_bytes(body).map_err(SnapshotError::Corrupt)?;
+        if !rest.is_empty() {
+            return Err(SnapshotError::TrailingBytes { extra: rest.len() });
+        }
+        detector
+            .check()
+            .map_err(|reason| SnapshotError::Invalid { reason })?;
+        Ok(detector)
     }
 }

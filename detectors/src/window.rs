@@ -35,6 +35,11 @@ impl SortedWindow {
         }
     }
 
+    /// Values the window holds when full.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Values currently held.
     pub fn len(&self) -> usize {
         self.sorted.len()
@@ -66,6 +71,21 @@ impl SortedWindow {
         } else {
             self.sorted.copy_within(into..out, into + 1);
             self.sorted[into] = value;
+        }
+    }
+
+    /// The invariants `push` and the order statistics index by.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        let consistent = self.capacity >= 1
+            && self.ring.len() == self.sorted.len()
+            && self.ring.len() <= self.capacity
+            && self.head < self.capacity
+            && self.sorted.iter().all(|v| v.is_finite())
+            && self.sorted.windows(2).all(|p| p[0] <= p[1]);
+        if consistent {
+            Ok(())
+        } else {
+            Err("sliding window is inconsistent")
         }
     }
 
