@@ -23,7 +23,8 @@ pub struct EnsembleParams {
     pub ewma: Vec<EwmaParams>,
     /// Median/MAD over a window: catches outliers in heavy-tailed series.
     pub robust_z: Option<RobustZParams>,
-    /// Level + daily/weekly profile: catches breaks of the usual rhythm.
+    /// Level + daily/weekly profile: catches breaks of the usual rhythm. It votes only while
+    /// one of its periods predicts better than its plain level.
     pub seasonal: Option<SeasonalParams>,
     /// CUSUM: catches level shifts too gradual for the others.
     pub change_point: Option<ChangePointParams>,
@@ -54,7 +55,11 @@ impl Default for EnsembleParams {
                 },
             ],
             robust_z: None,
-            seasonal: None,
+            // Daily only: weekly phases would double the state for no gain on NAB.
+            seasonal: Some(SeasonalParams {
+                periods: vec![Duration::from_secs(86_400)],
+                ..SeasonalParams::default()
+            }),
             change_point: Some(ChangePointParams::default()),
             calibration_half_life: 5000,
             surprise_scale: 4.0,
@@ -105,7 +110,7 @@ impl<D> Member<D> {
 /// surprise `s` to a score `s / (s + surprise_scale)` in `[0, 1)`, and suppresses scores for
 /// `refractory` points after an anomalous one, because one episode should page once.
 ///
-/// Memory: the members' plus ~150 bytes of calibration each (~1.7 KiB with the defaults).
+/// Memory: the members' plus ~150 bytes of calibration each (~2.3 KiB with the defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ensemble {
     params: EnsembleParams,
@@ -176,7 +181,13 @@ impl Ensemble {
             consider(m.judge(|d| d.step(at, value)));
         }
         if let Some(m) = &mut self.seasonal {
-            consider(m.judge(|d| d.step(at, value)));
+            // Without a period in use the seasonal member is a second level model; its
+            // voice would only repeat the EWMA's with more noise.
+            let seasonal = m.detector.is_seasonal();
+            let judged = m.judge(|d| d.step(at, value));
+            if seasonal {
+                consider(judged);
+            }
         }
         if let Some(m) = &mut self.change_point {
             consider(m.judge(|d| d.step(at, value)));

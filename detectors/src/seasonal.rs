@@ -205,6 +205,11 @@ impl Seasonal {
         best
     }
 
+    /// Whether a seasonal model (not the plain level) currently predicts best.
+    pub fn is_seasonal(&self) -> bool {
+        self.best() != 0
+    }
+
     /// Judges `value` against the best model, then learns it in every model. `None` while
     /// warming up or for a non-finite value (skipped).
     pub fn step(&mut self, at: EventTime, value: f64) -> Option<Deviation> {

@@ -131,6 +131,24 @@ fn windowed_gaussian_reproduces_nabs_published_scores() {
     assert_scores(&full, [40.13, 23.94, 47.73], 0.01);
 }
 
+/// Guards the headline number: the default ensemble, one global configuration, must keep
+/// NAB's standard score at or above 60 (61.66 when this was written).
+#[test]
+fn default_ensemble_scores_at_least_sixty_on_nab() {
+    use faultline_detectors::{Detector, DetectorSpec, EventTime};
+    let spec = DetectorSpec::default_for("ensemble").expect("ensemble is in the catalogue");
+    let make = || -> Box<dyn FnMut(i64, f64) -> f64> {
+        let mut detector = spec.build();
+        Box::new(move |ms, value| detector.observe(EventTime::from_millis(ms), value).score())
+    };
+    let report = evaluate(real_corpus(), "ensemble", &make, None).expect("scores");
+    let [standard, low_fp, low_fn] = normalized(&report);
+    assert!(
+        standard >= 60.0,
+        "standard {standard}, low FP {low_fp}, low FN {low_fn}"
+    );
+}
+
 #[test]
 fn evaluate_gives_each_file_a_fresh_detector_and_writes_nabs_layout() {
     let out = TempDir::new("evaluate");
