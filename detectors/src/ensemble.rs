@@ -89,6 +89,15 @@ impl<D> Member<D> {
         }
     }
 
+    /// The member's invariants: its detector's (`detector_check`) and its calibrator's.
+    fn check(
+        &self,
+        detector_check: fn(&D) -> Result<(), &'static str>,
+    ) -> Result<(), &'static str> {
+        detector_check(&self.detector)?;
+        self.calibrator.check()
+    }
+
     /// Surprise of the member's deviation against its history, then learns it.
     fn judge(
         &mut self,
@@ -226,21 +235,17 @@ impl Ensemble {
 
     pub(crate) fn check(&self) -> Result<(), &'static str> {
         for m in &self.ewma {
-            m.detector.check()?;
-            m.calibrator.check()?;
+            m.check(Ewma::check)?;
         }
-        if let Some(m) = &self.robust_z {
-            m.detector.check()?;
-            m.calibrator.check()?;
-        }
-        if let Some(m) = &self.seasonal {
-            m.detector.check()?;
-            m.calibrator.check()?;
-        }
-        if let Some(m) = &self.change_point {
-            m.detector.check()?;
-            m.calibrator.check()?;
-        }
+        self.robust_z
+            .as_ref()
+            .map_or(Ok(()), |m| m.check(RobustZ::check))?;
+        self.seasonal
+            .as_ref()
+            .map_or(Ok(()), |m| m.check(Seasonal::check))?;
+        self.change_point
+            .as_ref()
+            .map_or(Ok(()), |m| m.check(ChangePoint::check))?;
         self.sustain_calibrator.check()?;
         crate::common::positive(
             self.params.surprise_scale,
