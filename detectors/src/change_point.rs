@@ -4,16 +4,18 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::{Clock, Deviation, ew_alpha};
+use crate::common::{AlphaMemo, Clock, Deviation, max_reciprocal};
 use crate::signal::{EventTime, Verdict};
 
 /// Parameters of the [`ChangePoint`] detector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case", default)]
 pub struct ChangePointParams {
     /// Half-life of the baseline the CUSUM measures against. Unit: duration. Default `6h`;
     /// bounds `1s ..= 365d`.
     #[serde(with = "crate::duration")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub baseline_half_life: Duration,
     /// Slack per point, in standard deviations: drifts smaller than this never accumulate.
     /// Default 0.5; bounds `0 ..= 10`.
@@ -57,6 +59,8 @@ pub struct ChangePoint {
     up: f64,
     down: f64,
     seen: u32,
+    #[serde(skip)]
+    alpha: AlphaMemo,
 }
 
 impl ChangePoint {
@@ -71,6 +75,7 @@ impl ChangePoint {
             up: 0.0,
             down: 0.0,
             seen: 0,
+            alpha: AlphaMemo::default(),
         }
     }
 
@@ -105,12 +110,16 @@ impl ChangePoint {
                 scale: Deviation::new(value, self.mean, sigma).scale,
             });
         }
-        let n_alpha = 1.0 / f64::from(self.seen);
-        let alpha = ew_alpha(elapsed, self.params.baseline_half_life.as_secs_f64()).max(n_alpha);
+        let seen = f64::from(self.seen);
+        let alpha = max_reciprocal(
+            self.alpha
+                .ew_alpha(elapsed, self.params.baseline_half_life.as_secs_f64()),
+            seen,
+        );
         let d = value - self.mean;
         self.mean += alpha * d;
         self.var = (1.0 - alpha) * (self.var + alpha * d * d);
-        self.recent += 0.2f64.max(n_alpha) * (value - self.recent);
+        self.recent += max_reciprocal(0.2, seen) * (value - self.recent);
         if warm && self.up.max(self.down) >= self.params.threshold {
             self.mean = self.recent;
             self.up = 0.0;

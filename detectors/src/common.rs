@@ -72,6 +72,47 @@ pub(crate) fn ew_alpha(elapsed_s: f64, half_life_s: f64) -> f64 {
     (1.0 - (-elapsed_s / half_life_s * std::f64::consts::LN_2).exp()).min(0.5)
 }
 
+/// `x.max(1.0 / n)` for `n > 0`, bit for bit, without the division when `x` is surely the
+/// larger. Detectors floor their learning rates at `1/n` for the first points only, and the
+/// division would otherwise sit on every point's dependency chain.
+pub(crate) fn max_reciprocal(x: f64, n: f64) -> f64 {
+    // x·n > 1 + 1e-9 (even after rounding) puts x above 1/n by more than its rounding.
+    if x * n > 1.0 + 1e-9 {
+        x
+    } else {
+        x.max(1.0 / n)
+    }
+}
+
+/// Remembers the last [`ew_alpha`] of one half-life: most series arrive at a fixed cadence,
+/// so the same elapsed time, and so the same exponential, comes back point after point.
+///
+/// Derived data, not state: detectors keep it out of their snapshots (`#[serde(skip)]`) and
+/// any two memos compare equal. The default entry, `0 s → 0`, is right for any half-life.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct AlphaMemo {
+    /// Bits of the elapsed seconds last asked for (bits, so that NaN and `-0.0` miss).
+    elapsed_bits: u64,
+    alpha: f64,
+}
+
+impl PartialEq for AlphaMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl AlphaMemo {
+    /// `ew_alpha(elapsed_s, half_life_s)`; `half_life_s` must be the same on every call.
+    pub(crate) fn ew_alpha(&mut self, elapsed_s: f64, half_life_s: f64) -> f64 {
+        if elapsed_s.to_bits() != self.elapsed_bits {
+            self.elapsed_bits = elapsed_s.to_bits();
+            self.alpha = ew_alpha(elapsed_s, half_life_s);
+        }
+        self.alpha
+    }
+}
+
 /// A standardized deviation of one point from a detector's expectation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Deviation {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::calibrate::Calibrator;
+use crate::calibrate::{Calibrator, Query};
 use crate::change_point::{ChangePoint, ChangePointParams};
 use crate::common::Deviation;
 use crate::ewma::{Ewma, EwmaParams};
@@ -15,6 +15,7 @@ use crate::signal::{Band, Direction, EventTime, Verdict};
 
 /// Parameters of the [`Ensemble`]. A member set to `null` is left out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case", default)]
 pub struct EnsembleParams {
     /// Mean/variance baselines, one member per timescale: a fast one catches spikes and
@@ -73,6 +74,8 @@ impl Default for EnsembleParams {
 const SUSTAIN_RATE: f64 = 0.1;
 /// Point surprise is capped before averaging so one extreme point is not a "run".
 const SUSTAIN_CAP: f64 = 3.0;
+/// The Bonferroni correction between the point and sustained stages.
+const LOG10_2: f64 = std::f64::consts::LOG10_2;
 
 /// One base detector with its own calibration history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,16 +100,81 @@ impl<D> Member<D> {
         detector_check(&self.detector)?;
         self.calibrator.check()
     }
+}
 
-    /// Surprise of the member's deviation against its history, then learns it.
-    fn judge(
-        &mut self,
-        step: impl FnOnce(&mut D) -> Option<Deviation>,
-    ) -> Option<(f64, Deviation)> {
-        let dev = step(&mut self.detector)?;
-        let surprise = self.calibrator.surprise(dev.z);
-        self.calibrator.learn(dev.z);
-        Some((surprise, dev))
+/// A member's judgement of the current point whose calibrator has not learned it yet, so that
+/// its exact surprise can still be asked for, and only when it matters.
+#[derive(Debug)]
+struct Judged<'a> {
+    calibrator: &'a mut Calibrator,
+    query: Query,
+    dev: Deviation,
+    /// The exact surprise, once computed.
+    surprise: Option<f64>,
+}
+
+impl<'a> Judged<'a> {
+    fn new(calibrator: &'a mut Calibrator, dev: Deviation) -> Self {
+        let query = calibrator.query(dev.z);
+        Self {
+            query,
+            calibrator,
+            dev,
+            surprise: None,
+        }
+    }
+
+    fn surprise(&mut self) -> f64 {
+        *self
+            .surprise
+            .get_or_insert_with(|| self.calibrator.surprise(self.query.z()))
+    }
+
+    /// Whether this judgement is strictly more surprising than `other`, from the bounds when
+    /// they are conclusive.
+    fn beats(&mut self, other: &mut Judged<'_>) -> bool {
+        if self.query.surely_less_surprising_than(&other.query) {
+            false
+        } else if other.query.surely_less_surprising_than(&self.query) {
+            true
+        } else {
+            self.surprise() > other.surprise()
+        }
+    }
+
+    /// Lets the calibrator learn the point; the exact surprise is gone after this.
+    fn learn(self) {
+        self.calibrator.learn_query(&self.query);
+    }
+}
+
+/// The members' votes on one point: the most surprising judgement so far (the earliest on a
+/// tie), held unlearned, and how many members voted.
+#[derive(Debug, Default)]
+struct Votes<'a> {
+    best: Option<Judged<'a>>,
+    members: usize,
+}
+
+impl<'a> Votes<'a> {
+    /// Counts a member's deviation, if it has one, keeping the most surprising; every other
+    /// calibrator learns at once.
+    #[inline]
+    fn consider(&mut self, calibrator: &'a mut Calibrator, dev: Option<Deviation>) {
+        let Some(dev) = dev else {
+            return;
+        };
+        self.members += 1;
+        let mut judged = Judged::new(calibrator, dev);
+        let wins = self.best.as_mut().is_none_or(|b| judged.beats(b));
+        let loser = if wins {
+            self.best.replace(judged)
+        } else {
+            Some(judged)
+        };
+        if let Some(loser) = loser {
+            loser.learn();
+        }
     }
 }
 
@@ -119,7 +187,7 @@ impl<D> Member<D> {
 /// surprise `s` to a score `s / (s + surprise_scale)` in `[0, 1)`, and suppresses scores for
 /// `refractory` points after an anomalous one, because one episode should page once.
 ///
-/// Memory: the members' plus ~150 bytes of calibration each (~2.3 KiB with the defaults).
+/// Memory: the members' plus ~160 bytes of calibration each (~2.5 KiB with the defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ensemble {
     params: EnsembleParams,
@@ -172,45 +240,55 @@ impl Ensemble {
         if !value.is_finite() {
             return Verdict::WarmingUp;
         }
-        // The most surprising member speaks for the ensemble.
-        let mut best: Option<(f64, Deviation)> = None;
-        let mut members = 0usize;
-        let mut consider = |judged: Option<(f64, Deviation)>| {
-            if let Some(j) = judged {
-                members += 1;
-                if best.is_none_or(|b| j.0 > b.0) {
-                    best = Some(j);
-                }
-            }
-        };
+        // The most surprising member speaks for the ensemble. Most members' exact surprise
+        // is never needed: cheap bounds show they cannot be the most surprising, so each is
+        // held (unlearned) only while it is the best so far.
+        let mut votes = Votes::default();
         for m in &mut self.ewma {
-            consider(m.judge(|d| d.step(at, value)));
+            votes.consider(&mut m.calibrator, m.detector.step(at, value));
         }
         if let Some(m) = &mut self.robust_z {
-            consider(m.judge(|d| d.step(at, value)));
+            votes.consider(&mut m.calibrator, m.detector.step(at, value));
         }
         if let Some(m) = &mut self.seasonal {
             // Without a period in use the seasonal member is a second level model; its
-            // voice would only repeat the EWMA's with more noise.
-            let seasonal = m.detector.is_seasonal();
-            let judged = m.judge(|d| d.step(at, value));
-            if seasonal {
-                consider(judged);
+            // voice would only repeat the EWMA's with more noise. It still calibrates.
+            match m.detector.judge(at, value) {
+                Some((dev, true)) => votes.consider(&mut m.calibrator, Some(dev)),
+                Some((dev, false)) => m.calibrator.learn(dev.z),
+                None => {}
             }
         }
         if let Some(m) = &mut self.change_point {
-            consider(m.judge(|d| d.step(at, value)));
+            votes.consider(&mut m.calibrator, m.detector.step(at, value));
         }
-        let Some((surprise, dev)) = best else {
+        let Votes { best, members } = votes;
+        let Some(mut best) = best else {
             return Verdict::WarmingUp;
         };
-        let point = (surprise - (members as f64).log10()).max(0.0);
+        let members = members as f64;
+        // Bonferroni: the best of `members` tail probabilities, corrected. When its bounds
+        // put it surely below the correction, the point surprise is 0 without computing it.
+        let point = if best.query.surely_below(1.0 / members) {
+            0.0
+        } else {
+            (best.surprise() - members.log10()).max(0.0)
+        };
+        let dev = best.dev;
+        // An upper bound on `point` as a likelihood, from the best member's bounds.
+        let point_likelihood = (point > 0.0).then(|| best.query.likelihood_bound() * members);
+        best.learn();
         // A run of mildly surprising points is news even when no single point is: calibrate
         // a short average of the (capped) point surprise against its own history too.
         self.sustained += SUSTAIN_RATE * (point.min(SUSTAIN_CAP) - self.sustained);
-        let sustained = self.sustain_calibrator.surprise(self.sustained);
-        self.sustain_calibrator.learn(self.sustained);
-        let surprise = (point.max(sustained) - 2f64.log10()).max(0.0);
+        let query = self.sustain_calibrator.query(self.sustained);
+        let combined = if self.sustained_is_moot(&query, point_likelihood) {
+            point
+        } else {
+            point.max(self.sustain_calibrator.surprise(query.z()))
+        };
+        self.sustain_calibrator.learn_query(&query);
+        let surprise = (combined - LOG10_2).max(0.0);
         let raw = surprise / (surprise + self.params.surprise_scale);
         // Only a new high within the refractory horizon is reported: whatever threshold is
         // applied downstream, an episode crosses it once, at its first crossing.
@@ -231,6 +309,33 @@ impl Ensemble {
                 Direction::Down
             },
         }
+    }
+
+    /// Whether the verdict is surely the same with `point` standing in for
+    /// `point.max(sustained surprise)`, judged from the bounds in `query`; then the exact
+    /// sustained surprise is not needed. `point_likelihood` bounds `10^(−point)` from above
+    /// (`None` for a point surprise of 0).
+    fn sustained_is_moot(&self, query: &Query, point_likelihood: Option<f64>) -> bool {
+        // Below max(point, log10 2), either `point` wins the max or both are below the
+        // correction and the surprise is 0 either way.
+        let floor = point_likelihood.map_or(0.5, |l| l.min(0.5));
+        if query.surely_below(floor) {
+            return true;
+        }
+        // Below the surprise whose score would reach the decayed recent peak, the score is 0
+        // and the peak merely decays, whichever stage wins. Aiming a millionth below the
+        // peak keeps the score's rounding out of it.
+        let peak = self.recent_peak * self.peak_decay;
+        let scale = self.params.surprise_scale;
+        if peak > 0.0 && scale > 0.0 {
+            let below = peak * (1.0 - 1e-6);
+            let needed = LOG10_2 + scale * below / (1.0 - below);
+            // (Past 10^-300 the likelihood would leave f64's normal range.)
+            if needed < 300.0 {
+                return query.surely_below((-needed * std::f64::consts::LN_10).exp());
+            }
+        }
+        false
     }
 
     pub(crate) fn check(&self) -> Result<(), &'static str> {
@@ -267,5 +372,168 @@ impl Ensemble {
                 .as_ref()
                 .map_or(0, |m| m.detector.state_bytes())
             + cal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Ensemble::observe` as it was before the bounds: every member's exact surprise, every
+    /// point. The pruning must give the same verdicts bit for bit.
+    fn reference_observe(e: &mut Ensemble, at: EventTime, value: f64) -> Verdict {
+        fn judge<D>(
+            m: &mut Member<D>,
+            step: impl FnOnce(&mut D) -> Option<Deviation>,
+        ) -> Option<(f64, Deviation)> {
+            let dev = step(&mut m.detector)?;
+            let surprise = m.calibrator.surprise(dev.z);
+            m.calibrator.learn(dev.z);
+            Some((surprise, dev))
+        }
+        if !value.is_finite() {
+            return Verdict::WarmingUp;
+        }
+        let mut best: Option<(f64, Deviation)> = None;
+        let mut members = 0usize;
+        let mut consider = |judged: Option<(f64, Deviation)>| {
+            if let Some(j) = judged {
+                members += 1;
+                if best.is_none_or(|b| j.0 > b.0) {
+                    best = Some(j);
+                }
+            }
+        };
+        for m in &mut e.ewma {
+            consider(judge(m, |d| d.step(at, value)));
+        }
+        if let Some(m) = &mut e.robust_z {
+            consider(judge(m, |d| d.step(at, value)));
+        }
+        if let Some(m) = &mut e.seasonal {
+            let seasonal = m.detector.is_seasonal();
+            let judged = judge(m, |d| d.step(at, value));
+            if seasonal {
+                consider(judged);
+            }
+        }
+        if let Some(m) = &mut e.change_point {
+            consider(judge(m, |d| d.step(at, value)));
+        }
+        let Some((surprise, dev)) = best else {
+            return Verdict::WarmingUp;
+        };
+        let point = (surprise - (members as f64).log10()).max(0.0);
+        e.sustained += SUSTAIN_RATE * (point.min(SUSTAIN_CAP) - e.sustained);
+        let sustained = e.sustain_calibrator.surprise(e.sustained);
+        e.sustain_calibrator.learn(e.sustained);
+        let surprise = (point.max(sustained) - 2f64.log10()).max(0.0);
+        let raw = surprise / (surprise + e.params.surprise_scale);
+        let score = if raw > e.recent_peak { raw } else { 0.0 };
+        e.recent_peak = (e.recent_peak * e.peak_decay).max(raw);
+        if score < e.params.threshold {
+            return Verdict::Normal { score };
+        }
+        Verdict::Anomalous {
+            score,
+            expected: Band {
+                lower: dev.center - 3.0 * dev.scale,
+                upper: dev.center + 3.0 * dev.scale,
+            },
+            direction: if dev.z > 0.0 {
+                Direction::Up
+            } else {
+                Direction::Down
+            },
+        }
+    }
+
+    /// A daily rhythm with noise, spikes and level shifts, and, when `hostile`, duplicate,
+    /// backwards and gapped timestamps, non-finite values, constant runs and wild magnitudes.
+    fn series(seed: u64, points: usize, hostile: bool) -> Vec<(EventTime, f64)> {
+        let mut state = seed;
+        let mut uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut t, mut level) = (0i64, 100.0);
+        (0..points)
+            .map(|i| {
+                let step = uniform();
+                t += match step {
+                    s if hostile && s < 0.03 => -((uniform() * 600_000.0) as i64),
+                    s if hostile && s < 0.06 => 0,
+                    s if hostile && s < 0.07 => (uniform() * 3.0 * 86_400_000.0) as i64,
+                    _ => 60_000,
+                };
+                if uniform() < 0.002 {
+                    level += (uniform() - 0.5) * 200.0;
+                }
+                let daily = 20.0 * (std::f64::consts::TAU * i as f64 / 1440.0).sin();
+                let mut value = level + daily + 2.0 * (uniform() + uniform() + uniform() - 1.5);
+                if uniform() < 0.003 {
+                    value += (uniform() - 0.5) * 500.0;
+                }
+                if hostile {
+                    value = match uniform() {
+                        u if u < 0.01 => f64::NAN,
+                        u if u < 0.015 => f64::INFINITY,
+                        u if u < 0.05 => 3.0,
+                        u if u < 0.055 => 1e12 * (uniform() - 0.5),
+                        _ => value,
+                    };
+                }
+                (EventTime::from_millis(t), value)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bounds_give_the_verdicts_of_exact_surprises() {
+        let every_member = EnsembleParams {
+            robust_z: Some(RobustZParams {
+                window: 32,
+                ..RobustZParams::default()
+            }),
+            ..EnsembleParams::default()
+        };
+        let short_memory = EnsembleParams {
+            seasonal: Some(SeasonalParams {
+                periods: vec![Duration::from_secs(3600)],
+                bin: Duration::from_secs(60),
+                warmup: 4,
+                ..SeasonalParams::default()
+            }),
+            calibration_half_life: 100,
+            refractory: 0,
+            threshold: 0.0,
+            ..EnsembleParams::default()
+        };
+        let lone = EnsembleParams {
+            ewma: vec![],
+            seasonal: None,
+            surprise_scale: 50.0,
+            ..EnsembleParams::default()
+        };
+        let configs = [EnsembleParams::default(), every_member, short_memory, lone];
+        for (k, params) in configs.into_iter().enumerate() {
+            for (seed, hostile) in [(1, false), (2, true)] {
+                let mut fast = Ensemble::new(params.clone());
+                let mut reference = fast.clone();
+                for (i, (at, value)) in series(seed, 12_000, hostile).into_iter().enumerate() {
+                    let got = fast.observe(at, value);
+                    let want = reference_observe(&mut reference, at, value);
+                    // Debug prints floats exactly (round trip) and tells -0.0 from 0.0.
+                    assert_eq!(
+                        format!("{got:?}"),
+                        format!("{want:?}"),
+                        "config {k}, point {i}"
+                    );
+                }
+                assert_eq!(fast, reference, "config {k}: states diverged");
+            }
+        }
     }
 }

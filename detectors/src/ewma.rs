@@ -4,16 +4,18 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::{Clock, Deviation, ew_alpha};
+use crate::common::{AlphaMemo, Clock, Deviation, max_reciprocal};
 use crate::signal::{EventTime, Verdict};
 
 /// Parameters of the [`Ewma`] detector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case", default)]
 pub struct EwmaParams {
     /// How fast the baseline forgets: the weight of a point halves every `half_life` of event
     /// time. Unit: duration (`"30m"`). Default `1h`; bounds `1s ..= 365d`.
     #[serde(with = "crate::duration")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub half_life: Duration,
     /// Deviation, in standard deviations, at which a point is anomalous. Default 4; bounds
     /// `1 ..= 100`.
@@ -50,6 +52,8 @@ pub struct Ewma {
     var: f64,
     /// Points learned, saturating; decides the warm-up.
     seen: u32,
+    #[serde(skip)]
+    alpha: AlphaMemo,
 }
 
 impl Ewma {
@@ -61,6 +65,7 @@ impl Ewma {
             mean: 0.0,
             var: 0.0,
             seen: 0,
+            alpha: AlphaMemo::default(),
         }
     }
 
@@ -95,11 +100,11 @@ impl Ewma {
         }
         // Early on, a plain running mean (α = 1/n) so the start is not dominated by the
         // first point; later the time-based weight.
-        let time_alpha = ew_alpha(
+        let time_alpha = self.alpha.ew_alpha(
             elapsed_s.max(self.clock.step_seconds()),
             self.params.half_life.as_secs_f64(),
         );
-        let alpha = time_alpha.max(1.0 / f64::from(self.seen));
+        let alpha = max_reciprocal(time_alpha, f64::from(self.seen));
         let d = value - self.mean;
         let incr = alpha * d;
         self.mean += incr;

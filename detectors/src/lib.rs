@@ -59,6 +59,7 @@ pub trait Detector: Send {
 
 /// A detector and its parameters: the closed catalogue.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case", tag = "kind")]
 pub enum DetectorSpec {
     /// See [`Ewma`].

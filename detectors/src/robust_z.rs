@@ -11,6 +11,7 @@ const MAD_TO_SIGMA: f64 = 1.4826;
 
 /// Parameters of the [`RobustZ`] detector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case", default)]
 pub struct RobustZParams {
     /// Points in the sliding window. Unit: points. Default 256; bounds `8 ..= 65536`.

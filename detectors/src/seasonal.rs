@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::{Clock, Deviation, ew_alpha};
+use crate::common::{AlphaMemo, Clock, Deviation, max_reciprocal};
 use crate::signal::{EventTime, Verdict};
 
 /// Mean absolute deviation → σ for normal data.
@@ -16,6 +16,7 @@ const TREND_DAMPING: f64 = 0.98;
 
 /// Parameters of the [`Seasonal`] detector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case", default)]
 pub struct SeasonalParams {
     /// Candidate periods, e.g. `["1d", "1w"]`. The detector learns a profile for each and
@@ -23,14 +24,17 @@ pub struct SeasonalParams {
     /// plain level by 10%): this is how a period is detected rather than assumed.
     /// Default `["1d", "1w"]`; at most 4.
     #[serde(with = "duration_list")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub periods: Vec<Duration>,
     /// Width of one phase (hour-of-day for a daily period at `1h`). Unit: duration. Default
     /// `1h`; each period gets `period / bin` phases, at most 1024.
     #[serde(with = "crate::duration")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub bin: Duration,
     /// Half-life of the deseasonalised level: how fast a level shift is absorbed. Unit:
     /// duration. Default `2h`; bounds `1s ..= 30d`.
     #[serde(with = "crate::duration")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub level_half_life: Duration,
     /// Learning rate floor of each phase's profile (per visit of that phase). Default 0.1;
     /// bounds `0.001 ..= 1`.
@@ -142,7 +146,7 @@ impl Model {
         if let Some(p) = phase {
             self.visits[p] = self.visits[p].saturating_add(1);
             self.learned = self.learned.saturating_add(1);
-            let eta = (1.0 / f64::from(self.visits[p])).max(rate);
+            let eta = max_reciprocal(rate, f64::from(self.visits[p]));
             let target = clip(value - self.level - f64::from(self.offset[p]));
             self.offset[p] += (eta * target) as f32;
             let spread = f64::from(self.spread[p]);
@@ -169,6 +173,8 @@ pub struct Seasonal {
     /// Mean absolute residual of the chosen model, the global spread.
     spread: f64,
     seen: u32,
+    #[serde(skip)]
+    alpha: AlphaMemo,
 }
 
 impl Seasonal {
@@ -188,6 +194,7 @@ impl Seasonal {
             models,
             spread: 0.0,
             seen: 0,
+            alpha: AlphaMemo::default(),
         }
     }
 
@@ -213,6 +220,12 @@ impl Seasonal {
     /// Judges `value` against the best model, then learns it in every model. `None` while
     /// warming up or for a non-finite value (skipped).
     pub fn step(&mut self, at: EventTime, value: f64) -> Option<Deviation> {
+        self.judge(at, value).map(|(deviation, _)| deviation)
+    }
+
+    /// [`Self::step`], also telling whether a seasonal model made the deviation (what
+    /// [`Self::is_seasonal`] said before the step), without choosing the model twice.
+    pub(crate) fn judge(&mut self, at: EventTime, value: f64) -> Option<(Deviation, bool)> {
         if !value.is_finite() {
             return None;
         }
@@ -224,7 +237,8 @@ impl Seasonal {
             }
             return None;
         }
-        let best = &self.models[self.best()];
+        let chosen = self.best();
+        let best = &self.models[chosen];
         let phase = best.phase(at);
         let expected = best.predict(phase);
         let local = phase.map_or(0.0, |p| {
@@ -241,8 +255,12 @@ impl Seasonal {
         } else {
             self.spread
         };
-        let deviation = (self.seen > self.params.warmup)
-            .then(|| Deviation::new(value, expected, MAE_TO_SIGMA * spread));
+        let deviation = (self.seen > self.params.warmup).then(|| {
+            (
+                Deviation::new(value, expected, MAE_TO_SIGMA * spread),
+                chosen != 0,
+            )
+        });
         let residual = (value - expected).abs();
         let first = self.seen <= 2;
         let scale = if first {
@@ -251,12 +269,16 @@ impl Seasonal {
             MAE_TO_SIGMA * self.spread.max(1e-12)
         };
         // The global spread learns 1/n early, then with a rate of 1/50.
-        let rate = (1.0 / f64::from(self.seen - 1)).max(0.02);
+        let rate = max_reciprocal(0.02, f64::from(self.seen - 1));
         self.spread += rate * (residual.min(6.0 * scale) - self.spread);
-        let alpha = ew_alpha(elapsed, self.params.level_half_life.as_secs_f64())
-            .max(1.0 / f64::from(self.seen));
-        for m in &mut self.models {
-            let p = m.phase(at);
+        let alpha = max_reciprocal(
+            self.alpha
+                .ew_alpha(elapsed, self.params.level_half_life.as_secs_f64()),
+            f64::from(self.seen),
+        );
+        for (i, m) in self.models.iter_mut().enumerate() {
+            // The chosen model's phase is known; a phase costs two integer divisions.
+            let p = if i == chosen { phase } else { m.phase(at) };
             m.learn(p, value, alpha, self.params.profile_rate, scale);
         }
         deviation

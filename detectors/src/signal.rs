@@ -22,8 +22,13 @@ impl EventTime {
 
     /// Seconds elapsed from `earlier` to `self`; negative when `self` is earlier.
     pub fn seconds_since(self, earlier: EventTime) -> f64 {
-        // i128 so that extreme timestamps cannot overflow the subtraction.
-        (i128::from(self.0) - i128::from(earlier.0)) as f64 / 1000.0
+        // i128 so that extreme timestamps cannot overflow the subtraction; only then, as
+        // the i128 → f64 conversion is a slow library call (both round the same).
+        let ms = match self.0.checked_sub(earlier.0) {
+            Some(ms) => ms as f64,
+            None => (i128::from(self.0) - i128::from(earlier.0)) as f64,
+        };
+        ms / 1000.0
     }
 }
 
