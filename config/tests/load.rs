@@ -1,0 +1,191 @@
+//! Loading and merging files that are valid.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use faultline_config::{
+    Config, DetectorSpec, LogFormat, Severity, TopicConfig, TopicFormat, TopicKind, load_files,
+    load_str,
+};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn load(names: &[&str]) -> Config {
+    let paths: Vec<PathBuf> = names.iter().map(|n| fixture(n)).collect();
+    load_files(&paths).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn full_example_parses_and_compiles() {
+    let c = load(&["full.yaml"]);
+
+    assert_eq!(c.kafka.brokers.as_deref(), Some("host1:9092,host2:9092"));
+    assert_eq!(c.kafka.group_id, "faultline");
+    assert_eq!(c.kafka.options["security.protocol"], "SASL_SSL");
+    assert_eq!(c.kafka.options["sasl.mechanism"], "PLAIN");
+    // Numbers and booleans written in YAML are passed on as written.
+    assert_eq!(c.kafka.options["fetch.max.bytes"], "52428800");
+    assert_eq!(c.kafka.options["enable.partition.eof"], "false");
+    assert_eq!(
+        c.kafka.topics,
+        [
+            TopicConfig {
+                name: "metrics".into(),
+                kind: TopicKind::Metrics,
+                format: TopicFormat::NativeJson
+            },
+            TopicConfig {
+                name: "otel-metrics".into(),
+                kind: TopicKind::Metrics,
+                format: TopicFormat::OtlpJson
+            },
+            TopicConfig {
+                name: "logs".into(),
+                kind: TopicKind::Logs,
+                format: TopicFormat::NativeJson
+            },
+        ]
+    );
+    assert_eq!(c.kafka.dead_letter_topic, "faultline-dead-letter");
+    assert_eq!(c.kafka.anomalies_topic, "faultline-anomalies");
+    assert_eq!(
+        c.ingest.max_timestamp_skew,
+        Some(Duration::from_secs(86_400))
+    );
+    assert_eq!(c.state.dir, Path::new("./faultline-data"));
+    assert_eq!(c.state.checkpoint_interval, Duration::from_secs(10));
+    assert_eq!(c.state.max_series, 1_000_000);
+    assert_eq!(c.state.max_bytes, 2 * 1024 * 1024 * 1024);
+    assert_eq!(c.http.listen, "127.0.0.1:9464".parse().unwrap());
+    assert_eq!(c.log.format, LogFormat::Text);
+    assert_eq!(c.log.level, "info");
+
+    assert_eq!(c.rules.len(), 2);
+    let rule = &c.rules[0].compiled;
+    assert_eq!(rule.name, "checkout-latency");
+    assert_eq!(rule.sensitivity, 0.7);
+    assert_eq!(rule.min_duration, Duration::from_secs(120));
+    assert_eq!(rule.severity, Severity::Critical);
+    assert_eq!(rule.entity_labels, ["service"]);
+    let [DetectorSpec::Ewma(ewma)] = &rule.detectors[..] else {
+        panic!("expected one ewma, got {:?}", rule.detectors)
+    };
+    assert_eq!(ewma.half_life, Duration::from_secs(600));
+
+    // The second rule inherits everything from `defaults`.
+    let other = &c.rules[1].compiled;
+    assert_eq!(other.name, "http-other");
+    assert_eq!(other.sensitivity, 0.5);
+    assert_eq!(other.severity, Severity::Warning);
+    assert_eq!(other.entity_labels, ["service", "host", "pod"]);
+    assert_eq!(other.detectors, c.defaults.compiled.detectors);
+}
+
+#[test]
+fn empty_file_gives_all_defaults() {
+    for text in ["", "\n\n", "# only a comment\n", "~\n"] {
+        let c = load_str("empty.yaml", text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert_eq!(c.kafka.brokers, None, "{text:?}");
+        assert_eq!(c.kafka.group_id, "faultline");
+        let names: Vec<_> = c
+            .kafka
+            .topics
+            .iter()
+            .map(|t| (t.name.as_str(), t.kind))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("metrics", TopicKind::Metrics),
+                ("logs", TopicKind::Logs),
+                ("events", TopicKind::Events)
+            ]
+        );
+        assert!(
+            c.kafka
+                .topics
+                .iter()
+                .all(|t| t.format == TopicFormat::NativeJson)
+        );
+        assert_eq!(c.kafka.dead_letter_topic, "faultline-dead-letter");
+        assert_eq!(c.kafka.anomalies_topic, "faultline-anomalies");
+        assert_eq!(
+            c.ingest.max_timestamp_skew,
+            Some(Duration::from_secs(86_400))
+        );
+        assert_eq!(c.state.checkpoint_interval, Duration::from_secs(10));
+        assert_eq!(c.state.max_series, 1_000_000);
+        assert_eq!(c.state.max_bytes, 2 << 30);
+        assert_eq!(c.http.listen, "127.0.0.1:9464".parse().unwrap());
+        assert_eq!(
+            (c.log.format, c.log.level.as_str()),
+            (LogFormat::Text, "info")
+        );
+        assert!(c.rules.is_empty());
+        let d = &c.defaults.compiled;
+        assert_eq!(d.name, "default");
+        assert_eq!(d.sensitivity, 0.5);
+        assert_eq!(d.min_duration, Duration::ZERO);
+        assert_eq!(d.severity, Severity::Warning);
+        assert_eq!(d.entity_labels, ["service", "host", "pod"]);
+        assert_eq!(
+            d.detectors,
+            [DetectorSpec::default_for("ensemble").unwrap()]
+        );
+    }
+    // `Default` is the empty file.
+    assert_eq!(
+        Config::default().defaults,
+        load_str("", "").unwrap().defaults
+    );
+    assert!(load_files(&[] as &[&Path]).is_ok());
+}
+
+#[test]
+fn off_disables_the_timestamp_skew_check() {
+    let c = load_str("t.yaml", "ingest:\n  max_timestamp_skew: off\n").unwrap();
+    assert_eq!(c.ingest.max_timestamp_skew, None);
+}
+
+#[test]
+fn ensemble_threshold_follows_sensitivity() {
+    let yaml = "defaults:\n  sensitivity: 0.8\nrules:\n  - name: a\n    match: {metric: a}\n    sensitivity: 0.25\n  - name: b\n    match: {metric: b}\n";
+    let c = load_str("t.yaml", yaml).unwrap();
+    let threshold = |rule: &faultline_config::CompiledRule| match &rule.detectors[..] {
+        [DetectorSpec::Ensemble(p)] => p.threshold,
+        other => panic!("{other:?}"),
+    };
+    assert!((threshold(&c.defaults.compiled) - 0.2).abs() < 1e-12);
+    assert!((threshold(&c.rules[0].compiled) - 0.75).abs() < 1e-12);
+    assert!((threshold(&c.rules[1].compiled) - 0.2).abs() < 1e-12);
+}
+
+#[test]
+fn merges_sections_and_concatenates_rules_in_file_order() {
+    let c = load(&["base.yaml", "rules.yaml"]);
+    assert_eq!(c.kafka.brokers.as_deref(), Some("localhost:9092"));
+    let names: Vec<_> = c.rules.iter().map(|r| r.compiled.name.as_str()).collect();
+    assert_eq!(names, ["cpu", "disk"]);
+    // `defaults` from the first file apply to the rules of the second.
+    let disk = &c.rules[1].compiled;
+    assert_eq!(disk.sensitivity, 0.8);
+    assert_eq!(disk.severity, Severity::Info);
+    assert!(matches!(disk.detectors[..], [DetectorSpec::RobustZ(_)]));
+}
+
+#[test]
+fn duplicate_section_across_files_is_reported_in_the_second_file() {
+    let paths = [fixture("base.yaml"), fixture("second_kafka.yaml")];
+    let err = load_files(&paths).unwrap_err();
+    assert_eq!(err.0.len(), 1, "{err}");
+    let d = &err.0[0];
+    assert_eq!(d.file, fixture("second_kafka.yaml").display().to_string());
+    assert_eq!((d.line, d.column), (3, 1), "{d}");
+    assert!(d.message.contains("section `kafka`"), "{d}");
+    let first = format!("{}:1:1", fixture("base.yaml").display());
+    assert!(d.hint.as_deref().unwrap().contains(&first), "{d}");
+}
