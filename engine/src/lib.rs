@@ -1,9 +1,19 @@
 //! Faultline's engine: the `faultline` binary and everything that does I/O.
 //!
-//! Today it holds the evaluation harness (`faultline eval nab`), which streams public
-//! benchmark data through the detectors exactly as the service will stream Kafka records:
-//! one series at a time, in row order, on event time, with no look-ahead. The Kafka source,
-//! decoders, sharded series state, RocksDB checkpoints, sinks and HTTP API arrive with the
-//! engine issue and live here too; the library crates stay free of I/O.
+//! Records flow `source` (Kafka consumer group) → `pipeline` (decode, route, detect) →
+//! `emit` (anomalies and dead letters to Kafka), with series state in `series`, checkpoints
+//! in `store` (RocksDB) and telemetry in `telemetry` and `http`. The pipeline is synchronous
+//! and deterministic; only the source, sinks and HTTP touch the network. `eval` streams
+//! public benchmark data through the same detectors for scoring.
 
+pub mod cli;
+mod delivery;
+pub mod emit;
 pub mod eval;
+pub mod http;
+pub mod pipeline;
+pub mod run;
+pub mod series;
+pub mod source;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,232 @@
+//! The command line: argument parsing and exit codes. `main.rs` (and the integration tests'
+//! copy of the binary) call [`main`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::eval::nab::{self, WindowedGaussian};
+use crate::run::Overrides;
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use faultline_detectors::{Detector, DetectorSpec, EventTime};
+
+/// Faultline: a streaming AIOps engine.
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Consume the configured Kafka topics, detect anomalies, publish them. With no brokers
+    /// configured, starts an embedded Kafka-protocol broker and prints its address.
+    Run(RunArgs),
+    /// Check rule/config files; prints every problem as `file:line:column: message` and exits
+    /// non-zero if there is any.
+    Validate {
+        /// Files to check (merged as `run --config` would merge them).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the configuration files (for editor completion).
+    Schema,
+    /// Score Faultline on public benchmarks.
+    #[command(subcommand)]
+    Eval(Eval),
+    /// Print the default parameters of a detector as JSON (the shape rule files will take).
+    Params {
+        /// Detector name: ensemble, ewma, robust_z, seasonal or change_point.
+        #[arg(default_value = "ensemble")]
+        detector: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Eval {
+    /// Numenta Anomaly Benchmark: stream every file through a detector with one global
+    /// configuration, write NAB's results layout, score with NAB's three profiles.
+    Nab(NabArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Configuration file; repeat to merge several (e.g. engine.yaml and rules.yaml).
+    #[arg(long, short)]
+    config: Vec<PathBuf>,
+    /// Kafka bootstrap servers (overrides `kafka.brokers`).
+    #[arg(long)]
+    brokers: Option<String>,
+    /// State directory (overrides `state.dir`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// HTTP listen address (overrides `http.listen`).
+    #[arg(long)]
+    http: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, clap::Args)]
+struct NabArgs {
+    /// The NAB folder (holding data/ and labels/).
+    #[arg(long, default_value = "../shared/datasets/nab")]
+    data: PathBuf,
+    /// Where to write `<detector>/<category>/<detector>_<file>.csv`; nothing is written
+    /// without it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Detector to score: ensemble (default), ewma, robust_z, seasonal, change_point, or the
+    /// baselines windowed_gaussian and null. Repeat to score several; `all` scores every one.
+    #[arg(long, default_value = "ensemble")]
+    detector: Vec<String>,
+    /// JSON parameters for the detector instead of its defaults, e.g.
+    /// `{"kind":"ewma","half_life":"2h"}` (one global setting for the whole corpus).
+    #[arg(long, conflicts_with = "detector")]
+    spec: Option<String>,
+}
+
+/// Parses the process arguments and runs the command.
+pub fn main() -> ExitCode {
+    match dispatch(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn validate(files: &[PathBuf]) -> ExitCode {
+    match faultline_config::load_files(files) {
+        Ok(config) => {
+            println!(
+                "ok: {} file(s), {} rule(s)",
+                files.len(),
+                config.rules.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(diagnostics) => {
+            for d in &diagnostics.0 {
+                println!("{d}");
+            }
+            eprintln!("error: {} problem(s) found", diagnostics.0.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Validate { files } = &cli.command {
+        return Ok(validate(files));
+    }
+    command(cli).map(|()| ExitCode::SUCCESS)
+}
+
+fn command(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run(args) => {
+            let overrides = Overrides {
+                brokers: args.brokers,
+                data_dir: args.data_dir,
+                http: args.http,
+            };
+            crate::run::run(crate::run::load_config(&args.config, &overrides)?)
+        }
+        Command::Validate { files } => {
+            if validate(&files) == ExitCode::SUCCESS {
+                Ok(())
+            } else {
+                anyhow::bail!("invalid configuration")
+            }
+        }
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&faultline_config::json_schema())?
+            );
+            Ok(())
+        }
+        Command::Eval(Eval::Nab(args)) => eval_nab(&args),
+        Command::Params { detector } => {
+            let spec = DetectorSpec::default_for(&detector)
+                .with_context(|| format!("unknown detector `{detector}`"))?;
+            println!("{}", serde_json::to_string_pretty(&spec)?);
+            Ok(())
+        }
+    }
+}
+
+/// A named way to score NAB rows.
+enum Scorer {
+    Faultline(DetectorSpec),
+    WindowedGaussian,
+    Null,
+}
+
+impl Scorer {
+    fn parse(name: &str) -> anyhow::Result<Self> {
+        Ok(match name {
+            "windowed_gaussian" => Scorer::WindowedGaussian,
+            "null" => Scorer::Null,
+            _ => Scorer::Faultline(DetectorSpec::default_for(name).with_context(|| {
+                format!(
+                    "unknown detector `{name}` (known: {}, windowed_gaussian, null)",
+                    DetectorSpec::NAMES.join(", ")
+                )
+            })?),
+        })
+    }
+
+    fn make(&self) -> Box<dyn FnMut(i64, f64) -> f64> {
+        match self {
+            Scorer::Faultline(spec) => {
+                let mut detector = spec.build();
+                Box::new(move |ms, value| {
+                    detector.observe(EventTime::from_millis(ms), value).score()
+                })
+            }
+            Scorer::WindowedGaussian => {
+                let mut baseline = WindowedGaussian::new();
+                Box::new(move |_, value| baseline.score(value))
+            }
+            Scorer::Null => Box::new(|_, _| 0.5),
+        }
+    }
+}
+
+fn eval_nab(args: &NabArgs) -> anyhow::Result<()> {
+    let corpus = nab::Corpus::load(&args.data)
+        .with_context(|| format!("loading NAB from {}", args.data.display()))?;
+    let mut scorers = Vec::new();
+    if let Some(json) = &args.spec {
+        let spec: DetectorSpec =
+            serde_json::from_str(json).context("parsing --spec as a detector spec")?;
+        scorers.push((spec.name().to_owned(), Scorer::Faultline(spec)));
+    } else {
+        for name in &args.detector {
+            if name == "all" {
+                for n in DetectorSpec::NAMES
+                    .iter()
+                    .chain(&["windowed_gaussian", "null"])
+                {
+                    scorers.push(((*n).to_owned(), Scorer::parse(n)?));
+                }
+            } else {
+                scorers.push((name.clone(), Scorer::parse(name)?));
+            }
+        }
+    }
+    if scorers.is_empty() {
+        bail!("no detector to score");
+    }
+    let mut reports = Vec::new();
+    for (name, scorer) in &scorers {
+        let make = || scorer.make();
+        reports.push(nab::evaluate(&corpus, name, &make, args.out.as_deref())?);
+    }
+    println!("{}", nab::table(&reports));
+    // The last line is machine-readable: the first detector's scores.
+    println!("{}", nab::summary_json(&reports[0]));
+    Ok(())
+}

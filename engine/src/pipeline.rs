@@ -1,0 +1,650 @@
+//! The per-record pipeline: decode, route, detect, publish; and the partition lifecycle
+//! (restore on assignment, checkpoint on revocation and on a timer).
+//!
+//! The pipeline is synchronous and owned by one thread, so at any instant its series state is
+//! exactly "every record before `next_offset` of every owned partition". A checkpoint stores
+//! that pair atomically ([`crate::store`]); a restart seeks to the stored offsets and
+//! replays, and outputs a replay re-derives are only published if they were not delivered
+//! before the crash ([`crate::delivery`]).
+//!
+//! Determinism: detectors read event time only, outputs are numbered by source offset, and the
+//! anomaly id hashes series, detector and event time — so a replay produces byte-identical
+//! anomalies. (One exception, documented: when the series caps force evictions, which series
+//! is evicted depends on how partitions interleaved, so an evicted series may re-warm at a
+//! different point than in another run.)
+
+mod anomaly;
+mod judge;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use faultline_config::{CompiledRule, Config, RouteId};
+use faultline_decode::{self as decode, Item, ItemError, Sample};
+use faultline_detectors::{Detector, DetectorSpec};
+use metrics::{Counter, Gauge, counter, gauge};
+use thiserror::Error;
+use tracing::{debug, info, warn};
+
+use crate::series::{Churn, PartitionId, Series, SeriesKey, SeriesTable, Slot};
+use crate::store::{Checkpoint, Seq, Store, StoreError, StoredSeries, StoredSlot};
+use crate::telemetry::{self, DeadLetterReason, Latency, TopicCounters};
+
+pub use anomaly::Anomaly;
+
+/// Where an output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// The anomalies topic.
+    Anomaly,
+    /// The dead-letter topic.
+    DeadLetter,
+}
+
+/// One output record.
+#[derive(Debug, Clone, Copy)]
+pub struct Output<'a> {
+    /// Destination.
+    pub kind: OutputKind,
+    /// Kafka key.
+    pub key: Option<&'a [u8]>,
+    /// Payload.
+    pub payload: &'a [u8],
+    /// Headers.
+    pub headers: &'a [(&'static str, String)],
+}
+
+/// Where outputs are published; Kafka in the service, memory in tests.
+pub trait Sink {
+    /// Starts tracking deliveries for a partition, from its stored watermark.
+    fn watch(&mut self, pid: PartitionId, topic: &str, partition: i32, delivered: Option<Seq>);
+    /// Stops tracking a partition.
+    fn unwatch(&mut self, pid: PartitionId);
+    /// Publishes an output derived from record `seq.offset` of partition `pid`.
+    fn publish(&mut self, pid: PartitionId, seq: Seq, output: Output<'_>);
+    /// Waits until every published output is delivered; `false` if some are still pending.
+    fn flush(&mut self, timeout: Duration) -> bool;
+    /// Re-sends outputs whose delivery failed.
+    fn retry(&mut self);
+}
+
+/// A failure that stops a partition (not a bad record: those are dead-lettered).
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A configured input topic.
+#[derive(Debug)]
+pub struct InputTopic {
+    /// Topic name.
+    pub name: Arc<str>,
+    /// What it carries.
+    pub kind: decode::Kind,
+    /// How its records are encoded.
+    pub format: decode::Format,
+    counters: TopicCounters,
+}
+
+impl InputTopic {
+    /// A topic as configured.
+    pub fn new(name: &str, kind: decode::Kind, format: decode::Format) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            format,
+            counters: TopicCounters::new(name),
+        }
+    }
+}
+
+/// Per-partition position.
+#[derive(Debug)]
+struct PartitionState {
+    /// Next offset to process; `None` until the first record when nothing was checkpointed.
+    next_offset: Option<i64>,
+    /// Outputs at or before this were delivered before a restart: a replay skips them.
+    replay_until: Option<Seq>,
+    offset_gauge: Gauge,
+}
+
+/// A Kafka record as the pipeline sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// Owning partition.
+    pub pid: PartitionId,
+    /// Offset in it.
+    pub offset: i64,
+    /// Kafka key.
+    pub key: Option<&'a [u8]>,
+    /// Payload.
+    pub payload: Option<&'a [u8]>,
+    /// Kafka record timestamp (ms), if any.
+    pub timestamp: Option<i64>,
+    /// When the engine received it (for the latency histogram only).
+    pub received: Instant,
+}
+
+/// Handles resolved once.
+#[derive(Debug)]
+struct Meters {
+    series: Gauge,
+    series_bytes: Gauge,
+    created: Counter,
+    evicted: Counter,
+    metrics: Counter,
+    logs: Counter,
+    events: Counter,
+    suppressed: Counter,
+    discarded: Counter,
+    anomalies: [Counter; 3],
+    partitions: Gauge,
+}
+
+impl Meters {
+    fn new() -> Self {
+        use telemetry::*;
+        Self {
+            series: gauge!(SERIES),
+            series_bytes: gauge!(SERIES_BYTES),
+            created: counter!(SERIES_CREATED),
+            evicted: counter!(SERIES_EVICTED),
+            metrics: counter!(SAMPLES, "kind" => "metric"),
+            logs: counter!(SAMPLES, "kind" => "log"),
+            events: counter!(SAMPLES, "kind" => "event"),
+            suppressed: counter!(REPLAY_SUPPRESSED),
+            discarded: counter!(RESTORE_DISCARDED),
+            anomalies: ["info", "warning", "critical"]
+                .map(|s| counter!(ANOMALIES, "severity" => s)),
+            partitions: gauge!(PARTITIONS),
+        }
+    }
+}
+
+/// The engine's processing core; see the module docs.
+#[derive(Debug)]
+pub struct Pipeline<S: Sink> {
+    config: Arc<Config>,
+    topics: Vec<InputTopic>,
+    table: SeriesTable,
+    parts: HashMap<PartitionId, PartitionState>,
+    store: Arc<Store>,
+    sink: S,
+    max_skew_ms: Option<i64>,
+    /// Fingerprint of each rule's detector settings, by rule name.
+    fingerprints: HashMap<String, u64>,
+    latency: Latency,
+    meters: Meters,
+    /// Reused for anomaly and dead-letter payloads.
+    buf: Vec<u8>,
+}
+
+/// Outcome of processing one record.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Processed {
+    /// Samples observed.
+    pub samples: usize,
+    /// Anomalies published (or suppressed as already delivered).
+    pub anomalies: usize,
+    /// Whether (part of) the record went to the dead-letter topic.
+    pub dead_lettered: bool,
+}
+
+impl<S: Sink> Pipeline<S> {
+    /// A pipeline over `topics` (indexed by [`PartitionId::topic`]).
+    pub fn new(config: Arc<Config>, topics: Vec<InputTopic>, store: Arc<Store>, sink: S) -> Self {
+        let fingerprints = std::iter::once(config.rule(RouteId::DEFAULT))
+            .chain(config.rules.iter().map(|r| &r.compiled))
+            .map(|r| (r.name.clone(), fingerprint(r)))
+            .collect();
+        Self {
+            table: SeriesTable::new(config.state.max_series, config.state.max_bytes),
+            max_skew_ms: config
+                .ingest
+                .max_timestamp_skew
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            config,
+            topics,
+            parts: HashMap::new(),
+            store,
+            sink,
+            fingerprints,
+            latency: Latency::new(),
+            meters: Meters::new(),
+            buf: Vec::with_capacity(1024),
+        }
+    }
+
+    /// The configured input topics.
+    pub fn topics(&self) -> &[InputTopic] {
+        &self.topics
+    }
+
+    /// The series table (for telemetry and tests).
+    pub fn table(&self) -> &SeriesTable {
+        &self.table
+    }
+
+    /// The sink (for tests).
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    /// Owned partitions and their next offsets (for group commits and tests).
+    pub fn positions(&self) -> Vec<(PartitionId, i64)> {
+        let mut v: Vec<_> = self
+            .parts
+            .iter()
+            .filter_map(|(pid, p)| p.next_offset.map(|o| (*pid, o)))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Takes ownership of a partition: restores its series and returns the offset to resume
+    /// from (`None`: nothing checkpointed, start where the consumer group says).
+    pub fn assign(
+        &mut self,
+        pid: PartitionId,
+        partition: i32,
+    ) -> Result<Option<i64>, PipelineError> {
+        let topic = self.topics[usize::from(pid.topic)].name.clone();
+        let offset = self.store.offset(&topic, partition)?;
+        let delivered = self.store.delivered(&topic, partition)?;
+        self.table.add_shard(pid);
+        let (mut restored, mut discarded) = (0usize, 0usize);
+        for (slot, stored) in self.store.series(&topic, partition)? {
+            match stored.map(|s| self.rebuild(s)) {
+                Ok(Some(series)) => {
+                    let churn = self.table.restore(pid, slot, series);
+                    self.meters.evicted.increment(churn.evicted);
+                    restored += 1;
+                }
+                Ok(None) | Err(_) => {
+                    discarded += 1;
+                    if let Some(shard) = self.table.shard_mut(pid) {
+                        shard.removed.push(slot);
+                    }
+                }
+            }
+        }
+        self.meters.discarded.increment(discarded as u64);
+        let offset_gauge = telemetry::next_offset_gauge(&topic, partition);
+        if let Some(o) = offset {
+            offset_gauge.set(o as f64);
+        }
+        self.parts.insert(
+            pid,
+            PartitionState {
+                next_offset: offset,
+                replay_until: delivered,
+                offset_gauge,
+            },
+        );
+        self.sink.watch(pid, &topic, partition, delivered);
+        self.meters.partitions.set(self.parts.len() as f64);
+        self.publish_gauges();
+        info!(topic = %topic, partition, restored, discarded, offset = ?offset, "partition assigned");
+        Ok(offset)
+    }
+
+    /// Gives up partitions: checkpoints everything first, then drops their state.
+    pub fn revoke(&mut self, pids: &[PartitionId]) -> Result<(), PipelineError> {
+        self.checkpoint()?;
+        for pid in pids {
+            self.table.remove_shard(*pid);
+            self.parts.remove(pid);
+            self.sink.unwatch(*pid);
+        }
+        self.meters.partitions.set(self.parts.len() as f64);
+        self.publish_gauges();
+        info!(partitions = pids.len(), "partitions revoked");
+        Ok(())
+    }
+
+    /// Rebuilds a stored series if its rule still asks for the same detectors.
+    fn rebuild(&self, stored: StoredSeries) -> Option<Series> {
+        let route = self
+            .config
+            .route(&stored.key.name, stored.key.label_pairs());
+        let rule = self.config.rule(route);
+        if rule.name != stored.rule
+            || self.fingerprints.get(&rule.name) != Some(&stored.fingerprint)
+            || stored.slots.len() != rule.detectors.len()
+        {
+            debug!(series = %stored.key.name, "stored state is for another rule; starting fresh");
+            return None;
+        }
+        let slots = (0..stored.slots.len())
+            .map(|i| {
+                let detector = stored.snapshot(i)?.restore().ok()?;
+                Some(Slot {
+                    detector,
+                    pending: stored.slots[i].pending,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Series::new(stored.key, route, slots))
+    }
+
+    /// Processes one record. Bad input is dead-lettered; only a store failure is an error.
+    pub fn process(&mut self, record: Record<'_>) -> Processed {
+        let mut done = Processed::default();
+        let Some(part) = self.parts.get(&record.pid) else {
+            return done;
+        };
+        // After a seek the broker may resend records already reflected in the state.
+        if part.next_offset.is_some_and(|next| record.offset < next) {
+            return done;
+        }
+        let topic = &self.topics[usize::from(record.pid.topic)];
+        let (kind, format) = (topic.kind, topic.format);
+        let mut index = 0u32;
+        let mut items = Vec::new();
+        let mut item_errors: Vec<ItemError> = Vec::new();
+        let decoded = match record.payload {
+            None | Some([]) => Err((DeadLetterReason::Empty, "record has no payload".to_owned())),
+            Some(payload) => decode::decode(format, kind, payload, &mut |item| match item {
+                Ok(it) => items.push(it),
+                Err(e) => item_errors.push(e),
+            })
+            .map_err(|e| (DeadLetterReason::Decode, e.to_string())),
+        };
+        let mut skewed = false;
+        if decoded.is_ok() {
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Item::Metric(sample) => {
+                        if let Some(reason) = self.skew(sample, record.timestamp) {
+                            skewed = true;
+                            item_errors.push(ItemError { index: i, reason });
+                            continue;
+                        }
+                        done.samples += 1;
+                        done.anomalies += self.observe(record, sample, &mut index);
+                    }
+                    Item::Log(_) => self.meters.logs.increment(1),
+                    Item::Event(_) => self.meters.events.increment(1),
+                }
+            }
+            self.meters.metrics.increment(done.samples as u64);
+        }
+        let topic = &self.topics[usize::from(record.pid.topic)];
+        match decoded {
+            Err((reason, message)) => {
+                topic.counters.dead_letter.increment(1);
+                self.dead_letter(record, reason, &message, index);
+                done.dead_lettered = true;
+            }
+            Ok(()) if !item_errors.is_empty() => {
+                topic.counters.partial.increment(1);
+                item_errors.sort_by_key(|e| e.index);
+                let reason = if skewed && item_errors.len() == 1 {
+                    DeadLetterReason::Skew
+                } else {
+                    DeadLetterReason::InvalidItem
+                };
+                let message = describe_item_errors(&item_errors);
+                self.dead_letter(record, reason, &message, index);
+                done.dead_lettered = true;
+            }
+            Ok(()) => topic.counters.ok.increment(1),
+        }
+        if let Some(part) = self.parts.get_mut(&record.pid) {
+            part.next_offset = Some(record.offset + 1);
+            part.offset_gauge.set((record.offset + 1) as f64);
+        }
+        self.latency.record(record.received.elapsed());
+        done
+    }
+
+    /// Why a sample's timestamp is too far from its record's, if it is.
+    fn skew(&self, sample: &Sample<'_>, record_ts: Option<i64>) -> Option<String> {
+        let (max, ts) = (self.max_skew_ms?, record_ts?);
+        let at = sample.at.as_millis();
+        let skew = at.abs_diff(ts);
+        (skew > max.unsigned_abs()).then(|| {
+            format!(
+                "timestamp {at} ms is {} from the record's timestamp {ts} ms (max_timestamp_skew {})",
+                faultline_detectors::duration::format(Duration::from_millis(skew)),
+                faultline_detectors::duration::format(Duration::from_millis(max.unsigned_abs())),
+            )
+        })
+    }
+
+    /// Runs a sample through its series' detectors; returns the anomalies found.
+    fn observe(&mut self, record: Record<'_>, sample: &Sample<'_>, index: &mut u32) -> usize {
+        let config = &self.config;
+        let mut churn = Churn::default();
+        let Some(series) = self
+            .table
+            .get_or_create(record.pid, sample, &mut churn, || {
+                let route = config.route(&sample.name, label_pairs(sample));
+                let slots = config
+                    .rule(route)
+                    .detectors
+                    .iter()
+                    .map(|spec: &DetectorSpec| Slot {
+                        detector: spec.build(),
+                        pending: None,
+                    })
+                    .collect();
+                Series::new(SeriesKey::of(sample), route, slots)
+            })
+        else {
+            return 0;
+        };
+        if churn.created > 0 {
+            self.meters.created.increment(churn.created);
+        }
+        if churn.evicted > 0 {
+            self.meters.evicted.increment(churn.evicted);
+        }
+        series.dirty = true;
+        let rule = self.config.rule(series.route);
+        let mut found = 0;
+        for (i, slot) in series.slots.iter_mut().enumerate() {
+            let verdict = slot.detector.observe(sample.at, sample.value);
+            let Some(finding) = judge::judge(rule, slot, sample.at, sample.value, verdict) else {
+                continue;
+            };
+            found += 1;
+            let seq = Seq {
+                offset: record.offset,
+                index: *index,
+            };
+            *index += 1;
+            let part = self.parts.get(&record.pid);
+            if part.and_then(|p| p.replay_until).is_some_and(|w| seq <= w) {
+                self.meters.suppressed.increment(1);
+                continue;
+            }
+            let entity = self.config.entity(series.route, series.key.label_pairs());
+            let anomaly = Anomaly {
+                series: &series.key,
+                series_hash: sample.series_hash(),
+                entity,
+                finding,
+                detector: rule.detectors[i].name(),
+                detector_index: i,
+                rule,
+                topic: &self.topics[usize::from(record.pid.topic)].name,
+                partition: record.pid.partition,
+                offset: record.offset,
+            };
+            self.buf.clear();
+            let key = anomaly.write_json(&mut self.buf);
+            self.meters.anomalies[severity_index(rule)].increment(1);
+            self.sink.publish(
+                record.pid,
+                seq,
+                Output {
+                    kind: OutputKind::Anomaly,
+                    key: Some(key.as_bytes()),
+                    payload: &self.buf,
+                    headers: &[],
+                },
+            );
+        }
+        found
+    }
+
+    fn dead_letter(
+        &mut self,
+        record: Record<'_>,
+        reason: DeadLetterReason,
+        message: &str,
+        index: u32,
+    ) {
+        telemetry::dead_letter(reason);
+        let seq = Seq {
+            offset: record.offset,
+            index,
+        };
+        let topic = &self.topics[usize::from(record.pid.topic)];
+        warn!(topic = %topic.name, partition = record.pid.partition, offset = record.offset,
+              reason = reason.as_str(), "record dead-lettered: {message}");
+        if self
+            .parts
+            .get(&record.pid)
+            .and_then(|p| p.replay_until)
+            .is_some_and(|w| seq <= w)
+        {
+            self.meters.suppressed.increment(1);
+            return;
+        }
+        let headers = [
+            ("faultline-error", message.to_owned()),
+            ("faultline-reason", reason.as_str().to_owned()),
+            ("faultline-source-topic", topic.name.to_string()),
+            (
+                "faultline-source-partition",
+                record.pid.partition.to_string(),
+            ),
+            ("faultline-source-offset", record.offset.to_string()),
+        ];
+        self.sink.publish(
+            record.pid,
+            seq,
+            Output {
+                kind: OutputKind::DeadLetter,
+                key: record.key,
+                payload: record.payload.unwrap_or_default(),
+                headers: &headers,
+            },
+        );
+    }
+
+    /// Writes a checkpoint of every owned partition; `false` if it was skipped because
+    /// outputs are still undelivered (the next one will try again).
+    pub fn checkpoint(&mut self) -> Result<bool, PipelineError> {
+        let started = Instant::now();
+        if !self.sink.flush(Duration::from_secs(30)) {
+            counter!(telemetry::CHECKPOINTS_SKIPPED).increment(1);
+            warn!("checkpoint skipped: outputs still undelivered");
+            return Ok(false);
+        }
+        self.table.remeasure();
+        let mut cp = Checkpoint::default();
+        let pids: Vec<PartitionId> = self.parts.keys().copied().collect();
+        for pid in pids {
+            let topic = self.topics[usize::from(pid.topic)].name.clone();
+            let Some(shard) = self.table.shard_mut(pid) else {
+                continue;
+            };
+            for slot in shard.removed.drain(..) {
+                cp.delete_series(&topic, pid.partition, slot);
+            }
+            for (slot, series) in shard.iter_mut() {
+                if !series.dirty {
+                    continue;
+                }
+                series.dirty = false;
+                let rule = self.config.rule(series.route);
+                let stored = StoredSeries {
+                    key: series.key.clone(),
+                    rule: rule.name.clone(),
+                    fingerprint: self.fingerprints.get(&rule.name).copied().unwrap_or(0),
+                    slots: series
+                        .slots
+                        .iter()
+                        .map(|s| StoredSlot {
+                            snapshot: s.detector.snapshot().as_bytes().to_vec(),
+                            pending: s.pending,
+                        })
+                        .collect(),
+                };
+                cp.put_series(&topic, pid.partition, slot, &stored);
+            }
+            if let Some(next) = self.parts.get(&pid).and_then(|p| p.next_offset) {
+                cp.put_offset(&topic, pid.partition, next);
+            }
+        }
+        let written = cp.series();
+        self.store.commit(cp)?;
+        counter!(telemetry::CHECKPOINTS).increment(1);
+        gauge!(telemetry::CHECKPOINT_SECONDS).set(started.elapsed().as_secs_f64());
+        gauge!(telemetry::CHECKPOINT_SERIES).set(written as f64);
+        self.publish_gauges();
+        debug!(series = written, elapsed = ?started.elapsed(), "checkpoint written");
+        Ok(true)
+    }
+
+    /// Re-sends failed outputs and publishes the periodic gauges.
+    pub fn tick(&mut self) {
+        self.sink.retry();
+        self.publish_gauges();
+        self.latency.publish();
+    }
+
+    fn publish_gauges(&self) {
+        self.meters.series.set(self.table.len() as f64);
+        self.meters.series_bytes.set(self.table.bytes() as f64);
+    }
+}
+
+fn severity_index(rule: &CompiledRule) -> usize {
+    match rule.severity {
+        faultline_config::Severity::Info => 0,
+        faultline_config::Severity::Warning => 1,
+        faultline_config::Severity::Critical => 2,
+    }
+}
+
+/// A sample's labels as a cloneable iterator of pairs (what routing takes).
+fn label_pairs<'s>(sample: &'s Sample<'_>) -> impl Iterator<Item = (&'s str, &'s str)> + Clone {
+    sample
+        .labels
+        .as_slice()
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+}
+
+/// Fingerprint of a rule's detector settings (stored with series state).
+fn fingerprint(rule: &CompiledRule) -> u64 {
+    let json = serde_json::to_vec(&rule.detectors).unwrap_or_default();
+    xxhash_rust::xxh3::xxh3_64(&json)
+}
+
+/// Joins item errors into one header value, bounded in length.
+fn describe_item_errors(errors: &[ItemError]) -> String {
+    const MAX: usize = 1000;
+    let mut s = String::new();
+    for (n, e) in errors.iter().enumerate() {
+        let part = format!("item {}: {}", e.index, e.reason);
+        if s.len() + part.len() + 2 > MAX {
+            s.push_str(&format!("; and {} more", errors.len() - n));
+            break;
+        }
+        if !s.is_empty() {
+            s.push_str("; ");
+        }
+        s.push_str(&part);
+    }
+    s
+}

@@ -1,0 +1,184 @@
+//! From a detector's verdict to a reportable finding: the rule's sensitivity and minimum
+//! duration.
+//!
+//! With no minimum duration an anomalous verdict scoring at least `1 − sensitivity` is
+//! reported at once. With one, the onset is held as pending: it is reported (with the onset's
+//! time, value and band) once the series has stayed outside the band the detector expected at
+//! the onset, on the same side, for the minimum duration of event time; a point back inside the
+//! band drops it. This is Prometheus' `for:` applied to a learned band.
+
+use faultline_config::CompiledRule;
+use faultline_detectors::{Direction, EventTime, Verdict};
+
+use crate::series::{Pending, Slot};
+
+/// An anomaly to report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Finding {
+    /// Event time of the (onset) point.
+    pub at: EventTime,
+    /// Its value.
+    pub value: f64,
+    /// Its score in `[0, 1]`.
+    pub score: f64,
+    /// The band the detector expected.
+    pub lower: f64,
+    /// See `lower`.
+    pub upper: f64,
+    /// Above the band (else below).
+    pub up: bool,
+}
+
+impl From<Pending> for Finding {
+    fn from(p: Pending) -> Self {
+        Self {
+            at: p.onset,
+            value: p.value,
+            score: p.score,
+            lower: p.lower,
+            upper: p.upper,
+            up: p.up,
+        }
+    }
+}
+
+/// Applies `rule` to one verdict of `slot`'s detector for the point (`at`, `value`).
+pub fn judge(
+    rule: &CompiledRule,
+    slot: &mut Slot,
+    at: EventTime,
+    value: f64,
+    verdict: Verdict,
+) -> Option<Finding> {
+    let min_ms = i64::try_from(rule.min_duration.as_millis()).unwrap_or(i64::MAX);
+    if let Some(p) = slot.pending {
+        let outside = if p.up {
+            value > p.upper
+        } else {
+            value < p.lower
+        };
+        if outside {
+            if at.as_millis().saturating_sub(p.onset.as_millis()) >= min_ms {
+                slot.pending = None;
+                return Some(p.into());
+            }
+            return None;
+        }
+        slot.pending = None;
+    }
+    let Verdict::Anomalous {
+        score,
+        expected,
+        direction,
+    } = verdict
+    else {
+        return None;
+    };
+    if score < 1.0 - rule.sensitivity {
+        return None;
+    }
+    let finding = Finding {
+        at,
+        value,
+        score,
+        lower: expected.lower,
+        upper: expected.upper,
+        up: direction == Direction::Up,
+    };
+    if min_ms <= 0 {
+        return Some(finding);
+    }
+    slot.pending = Some(Pending {
+        onset: at,
+        value,
+        score,
+        lower: finding.lower,
+        upper: finding.upper,
+        up: finding.up,
+    });
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use faultline_config::Config;
+    use faultline_detectors::{Band, DetectorSpec};
+
+    use super::*;
+
+    fn rule(min_duration: Duration, sensitivity: f64) -> CompiledRule {
+        let config = Config::default();
+        let mut r = config
+            .rule(config.route("m", Vec::<(&str, &str)>::new()))
+            .clone();
+        r.min_duration = min_duration;
+        r.sensitivity = sensitivity;
+        r
+    }
+
+    fn slot() -> Slot {
+        Slot {
+            detector: DetectorSpec::default_for("ewma").unwrap().build(),
+            pending: None,
+        }
+    }
+
+    fn up(score: f64) -> Verdict {
+        Verdict::Anomalous {
+            score,
+            expected: Band {
+                lower: 0.0,
+                upper: 10.0,
+            },
+            direction: Direction::Up,
+        }
+    }
+
+    const N: Verdict = Verdict::Normal { score: 0.1 };
+
+    fn t(s: i64) -> EventTime {
+        EventTime::from_millis(s * 1000)
+    }
+
+    #[test]
+    fn without_minimum_duration_reports_at_once_above_the_sensitivity() {
+        let r = rule(Duration::ZERO, 0.5);
+        let mut s = slot();
+        assert_eq!(
+            judge(&r, &mut s, t(0), 20.0, up(0.4)),
+            None,
+            "below 1 - sensitivity"
+        );
+        let f = judge(&r, &mut s, t(1), 20.0, up(0.7)).unwrap();
+        assert_eq!((f.at, f.value, f.up), (t(1), 20.0, true));
+        assert_eq!(judge(&r, &mut s, t(2), 20.0, N), None);
+    }
+
+    #[test]
+    fn minimum_duration_reports_the_onset_once_the_band_stays_broken() {
+        let r = rule(Duration::from_secs(120), 0.5);
+        let mut s = slot();
+        assert_eq!(judge(&r, &mut s, t(0), 20.0, up(0.8)), None);
+        assert_eq!(judge(&r, &mut s, t(60), 15.0, N), None, "outside, 60 s");
+        let f = judge(&r, &mut s, t(120), 11.0, N).expect("outside for 120 s");
+        assert_eq!((f.at, f.value, f.score), (t(0), 20.0, 0.8));
+        assert_eq!(s.pending, None);
+        assert_eq!(judge(&r, &mut s, t(180), 11.0, N), None, "reported once");
+    }
+
+    #[test]
+    fn minimum_duration_drops_an_onset_that_returns_inside_the_band() {
+        let r = rule(Duration::from_secs(120), 0.5);
+        let mut s = slot();
+        assert_eq!(judge(&r, &mut s, t(0), 20.0, up(0.8)), None);
+        assert_eq!(judge(&r, &mut s, t(60), 5.0, N), None, "back inside");
+        assert_eq!(s.pending, None);
+        assert_eq!(
+            judge(&r, &mut s, t(180), 20.0, N),
+            None,
+            "no pending left to confirm"
+        );
+    }
+}

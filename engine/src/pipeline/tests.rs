@@ -1,0 +1,258 @@
+//! The pipeline over real RocksDB with an in-memory sink: replay after a crash, dead letters,
+//! timestamp skew.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use faultline_config::Config;
+use faultline_decode as decode;
+
+use super::*;
+use crate::store::Store;
+
+/// An output as recorded: destination, payload, headers.
+type Out = (OutputKind, Vec<u8>, Vec<(&'static str, String)>);
+
+/// Records outputs; acknowledges each at once (writing the watermark like the Kafka sink).
+#[derive(Debug, Default)]
+struct MemorySink {
+    store: Option<Arc<Store>>,
+    watched: HashMap<PartitionId, (String, i32, crate::delivery::Track)>,
+    out: Vec<Out>,
+}
+
+impl Sink for MemorySink {
+    fn watch(&mut self, pid: PartitionId, topic: &str, partition: i32, delivered: Option<Seq>) {
+        self.watched.insert(
+            pid,
+            (
+                topic.into(),
+                partition,
+                crate::delivery::Track::new(delivered),
+            ),
+        );
+    }
+    fn unwatch(&mut self, pid: PartitionId) {
+        self.watched.remove(&pid);
+    }
+    fn publish(&mut self, pid: PartitionId, seq: Seq, output: Output<'_>) {
+        self.out.push((
+            output.kind,
+            output.payload.to_vec(),
+            output.headers.to_vec(),
+        ));
+        if let (Some(store), Some((topic, partition, track))) =
+            (&self.store, self.watched.get_mut(&pid))
+        {
+            track.sent(seq);
+            if let Some(w) = track.acked(seq) {
+                store.set_delivered(topic, *partition, w).unwrap();
+            }
+        }
+    }
+    fn flush(&mut self, _: Duration) -> bool {
+        true
+    }
+    fn retry(&mut self) {}
+}
+
+fn pipeline(config: Config, dir: &std::path::Path) -> Pipeline<MemorySink> {
+    let store = Arc::new(Store::open(dir).unwrap());
+    let sink = MemorySink {
+        store: Some(store.clone()),
+        ..MemorySink::default()
+    };
+    let topics = vec![InputTopic::new(
+        "metrics",
+        decode::Kind::Metrics,
+        decode::Format::NativeJson,
+    )];
+    Pipeline::new(Arc::new(config), topics, store, sink)
+}
+
+fn pid(partition: i32) -> PartitionId {
+    PartitionId {
+        topic: 0,
+        partition,
+    }
+}
+
+/// NDJSON records of `per` points each for one series per partition, with a spike.
+fn records(partition: i32, points: usize, per: usize, spike_at: usize) -> Vec<Vec<u8>> {
+    let mut seed = 0x9e37_79b9_u64 + partition as u64;
+    let mut noise = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % 1000) as f64 / 1000.0 - 0.5
+    };
+    let lines: Vec<String> = (0..points)
+        .map(|i| {
+            let v = 100.0 + noise() * 4.0 + if i == spike_at { 80.0 } else { 0.0 };
+            format!(
+                r#"{{"name":"cpu","labels":{{"service":"svc{partition}"}},"ts":{},"value":{v}}}"#,
+                1_700_000_000_000i64 + i as i64 * 60_000
+            )
+        })
+        .collect();
+    lines
+        .chunks(per)
+        .map(|c| c.join("\n").into_bytes())
+        .collect()
+}
+
+fn feed(p: &mut Pipeline<MemorySink>, partition: i32, offset: usize, payload: &[u8]) -> Processed {
+    p.process(Record {
+        pid: pid(partition),
+        offset: offset as i64,
+        key: None,
+        payload: Some(payload),
+        timestamp: None,
+        received: Instant::now(),
+    })
+}
+
+/// Feeds records `rows` of every partition, interleaved record by record.
+fn interleave(p: &mut Pipeline<MemorySink>, input: &[Vec<Vec<u8>>], rows: std::ops::Range<usize>) {
+    for r in rows {
+        for (partition, records) in input.iter().enumerate() {
+            feed(p, partition as i32, r, &records[r]);
+        }
+    }
+}
+
+fn anomalies(p: &Pipeline<MemorySink>) -> Vec<String> {
+    p.sink
+        .out
+        .iter()
+        .filter(|o| o.0 == OutputKind::Anomaly)
+        .map(|o| String::from_utf8(o.1.clone()).unwrap())
+        .collect()
+}
+
+#[test]
+fn replay_after_a_crash_rederives_identical_anomalies_without_duplicates() {
+    let input: Vec<Vec<Vec<u8>>> = (0..2).map(|p| records(p, 3000, 20, 2000)).collect();
+    let n = input[0].len();
+
+    let dir_a = tempfile::tempdir().unwrap();
+    let mut a = pipeline(Config::default(), dir_a.path());
+    a.assign(pid(0), 0).unwrap();
+    a.assign(pid(1), 1).unwrap();
+    interleave(&mut a, &input, 0..n);
+    let reference = anomalies(&a);
+    assert!(
+        reference
+            .iter()
+            .any(|j| j.contains("\"at_ms\":1700120000000")),
+        "the spike at point 2000 is found: {reference:?}"
+    );
+
+    let dir_b = tempfile::tempdir().unwrap();
+    let mut before_crash = {
+        let mut b = pipeline(Config::default(), dir_b.path());
+        assert_eq!(b.assign(pid(0), 0).unwrap(), None);
+        b.assign(pid(1), 1).unwrap();
+        interleave(&mut b, &input, 0..80);
+        assert!(b.checkpoint().unwrap());
+        // Past the spike (record 100), then the process dies without checkpointing.
+        interleave(&mut b, &input, 80..120);
+        anomalies(&b)
+    };
+    let mut b = pipeline(Config::default(), dir_b.path());
+    for p in 0..2 {
+        assert_eq!(
+            b.assign(pid(p), p).unwrap(),
+            Some(80),
+            "resumes at the checkpoint"
+        );
+    }
+    interleave(&mut b, &input, 80..n);
+    before_crash.extend(anomalies(&b));
+    assert_eq!(before_crash, reference);
+}
+
+#[test]
+fn poison_records_are_dead_lettered_and_the_partition_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = pipeline(Config::default(), dir.path());
+    p.assign(pid(0), 0).unwrap();
+    let good = br#"{"name":"m","ts":1700000000000,"value":1}"#;
+    let partial = br#"[{"name":"m","ts":1700000060000,"value":2},{"name":"m","ts":1700000120000,"value":"x"}]"#;
+    assert_eq!(feed(&mut p, 0, 0, good).samples, 1);
+    let garbage = feed(&mut p, 0, 1, b"\x00\xffnot json");
+    assert!(garbage.dead_lettered);
+    let half = feed(&mut p, 0, 2, partial);
+    assert!(half.dead_lettered);
+    assert_eq!(half.samples, 1, "the valid item of the batch is kept");
+    assert_eq!(
+        feed(&mut p, 0, 3, good).samples,
+        1,
+        "the partition keeps flowing"
+    );
+    assert_eq!(p.positions(), vec![(pid(0), 4)]);
+    let dlq: Vec<_> = p
+        .sink
+        .out
+        .iter()
+        .filter(|o| o.0 == OutputKind::DeadLetter)
+        .collect();
+    assert_eq!(dlq.len(), 2);
+    assert_eq!(dlq[0].1, b"\x00\xffnot json");
+    let header = |o: &Out, k: &str| o.2.iter().find(|h| h.0 == k).map(|h| h.1.clone()).unwrap();
+    assert_eq!(header(dlq[0], "faultline-source-offset"), "1");
+    assert_eq!(header(dlq[0], "faultline-reason"), "decode");
+    assert!(
+        header(dlq[1], "faultline-error").starts_with("item 1:"),
+        "{:?}",
+        dlq[1].2
+    );
+    assert_eq!(header(dlq[1], "faultline-reason"), "invalid_item");
+}
+
+#[test]
+fn timestamps_beyond_the_skew_from_the_record_are_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.ingest.max_timestamp_skew = Some(Duration::from_secs(3600));
+    let mut p = pipeline(config, dir.path());
+    p.assign(pid(0), 0).unwrap();
+    let rec = |offset, ts: i64| Record {
+        pid: pid(0),
+        offset,
+        key: None,
+        payload: None,
+        timestamp: Some(ts),
+        received: Instant::now(),
+    };
+    let payload = br#"{"name":"m","ts":1700000000000,"value":1}"#;
+    let near = p.process(Record {
+        payload: Some(payload),
+        ..rec(0, 1_700_000_000_000 + 60_000)
+    });
+    assert_eq!((near.samples, near.dead_lettered), (1, false));
+    let far = p.process(Record {
+        payload: Some(payload),
+        ..rec(1, 1_700_000_000_000 + 2 * 86_400_000)
+    });
+    assert_eq!((far.samples, far.dead_lettered), (0, true));
+    let (_, _, headers) = p.sink.out.last().unwrap();
+    assert!(
+        headers
+            .iter()
+            .any(|h| h.0 == "faultline-reason" && h.1 == "timestamp_skew")
+    );
+    let empty = p.process(rec(2, 0));
+    assert!(empty.dead_lettered);
+}
+
+#[test]
+fn records_before_the_resume_offset_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = pipeline(Config::default(), dir.path());
+    p.assign(pid(0), 0).unwrap();
+    let payload = br#"{"name":"m","ts":1700000000000,"value":1}"#;
+    assert_eq!(feed(&mut p, 0, 5, payload).samples, 1);
+    assert_eq!(feed(&mut p, 0, 5, payload).samples, 0, "redelivered");
+    assert_eq!(feed(&mut p, 0, 3, payload).samples, 0, "older");
+}

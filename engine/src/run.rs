@@ -1,0 +1,181 @@
+//! `faultline run`: wires configuration, Kafka, the state store, the pipeline and HTTP.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use faultline_config::{Config, LogFormat, TopicFormat, TopicKind};
+use faultline_decode as decode;
+use rdkafka::config::ClientConfig;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use tracing::info;
+
+use crate::emit::KafkaSink;
+use crate::pipeline::{InputTopic, Pipeline};
+use crate::source::Source;
+use crate::store::Store;
+use crate::{http, telemetry};
+
+/// Partitions of each topic the embedded broker creates.
+const EMBEDDED_PARTITIONS: i32 = 4;
+
+/// Command-line overrides of the configuration.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `kafka.brokers`.
+    pub brokers: Option<String>,
+    /// `state.dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `http.listen`.
+    pub http: Option<SocketAddr>,
+}
+
+/// Loads the configuration files (none: the defaults), applying `overrides`.
+pub fn load_config(files: &[PathBuf], overrides: &Overrides) -> anyhow::Result<Config> {
+    let mut config = if files.is_empty() {
+        Config::default()
+    } else {
+        faultline_config::load_files(files)
+            .map_err(|d| anyhow::anyhow!("invalid configuration:\n{d}"))?
+    };
+    if let Some(b) = &overrides.brokers {
+        config.kafka.brokers = Some(b.clone());
+    }
+    if let Some(d) = &overrides.data_dir {
+        config.state.dir = d.clone();
+    }
+    if let Some(h) = overrides.http {
+        config.http.listen = h;
+    }
+    Ok(config)
+}
+
+fn kind(k: TopicKind) -> decode::Kind {
+    match k {
+        TopicKind::Metrics => decode::Kind::Metrics,
+        TopicKind::Logs => decode::Kind::Logs,
+        TopicKind::Events => decode::Kind::Events,
+    }
+}
+
+fn format(f: TopicFormat) -> decode::Format {
+    match f {
+        TopicFormat::NativeJson => decode::Format::NativeJson,
+        TopicFormat::OtlpJson => decode::Format::OtlpJson,
+        TopicFormat::Influx => decode::Format::Influx,
+    }
+}
+
+/// Starts librdkafka's mock cluster with the configured topics; returns it and its address.
+fn embedded_broker(
+    config: &Config,
+) -> anyhow::Result<(MockCluster<'static, DefaultProducerContext>, String)> {
+    let cluster = MockCluster::new(1).context("starting the embedded Kafka broker")?;
+    let k = &config.kafka;
+    let outputs = [(&k.anomalies_topic, 1), (&k.dead_letter_topic, 1)];
+    for (name, partitions) in k
+        .topics
+        .iter()
+        .map(|t| (&t.name, EMBEDDED_PARTITIONS))
+        .chain(outputs)
+    {
+        cluster
+            .create_topic(name, partitions, 1)
+            .with_context(|| format!("creating topic `{name}` on the embedded broker"))?;
+    }
+    let bootstrap = cluster.bootstrap_servers();
+    Ok((cluster, bootstrap))
+}
+
+/// Runs the engine until SIGINT or SIGTERM.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    telemetry::init_tracing(config.log.format == LogFormat::Json, &config.log.level);
+    let prometheus = telemetry::install_prometheus()?;
+
+    // Keep the embedded broker alive for the whole run.
+    let (_embedded, brokers) = match &config.kafka.brokers {
+        Some(b) => (None, b.clone()),
+        None => {
+            let (cluster, bootstrap) = embedded_broker(&config)?;
+            println!("kafka: {bootstrap} (embedded)");
+            (Some(cluster), bootstrap)
+        }
+    };
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &brokers);
+    for (k, v) in &config.kafka.options {
+        client.set(k, v);
+    }
+
+    std::fs::create_dir_all(&config.state.dir).with_context(|| {
+        format!(
+            "creating the state directory {}",
+            config.state.dir.display()
+        )
+    })?;
+    let store =
+        Arc::new(Store::open(&config.state.dir).with_context(|| {
+            format!("opening the state store in {}", config.state.dir.display())
+        })?);
+    let sink = KafkaSink::new(
+        &client,
+        store.clone(),
+        &config.kafka.anomalies_topic,
+        &config.kafka.dead_letter_topic,
+    )
+    .context("creating the Kafka producer")?;
+    let topics = config
+        .kafka
+        .topics
+        .iter()
+        .map(|t| InputTopic::new(&t.name, kind(t.kind), format(t.format)))
+        .collect();
+    let config = Arc::new(config);
+    let pipeline = Pipeline::new(config.clone(), topics, store, sink);
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("faultline-http")
+        .enable_all()
+        .build()
+        .context("starting the HTTP runtime")?;
+    let addr = runtime
+        .block_on(http::serve(config.http.listen, prometheus, ready.clone()))
+        .with_context(|| format!("binding the HTTP listener on {}", config.http.listen))?;
+    println!("http: http://{addr}");
+    runtime.spawn(signals(stop.clone()));
+
+    let source = Source::new(
+        &client,
+        &config.kafka.group_id,
+        pipeline,
+        config.state.checkpoint_interval,
+        ready,
+    )
+    .context("creating the Kafka consumer")?;
+    info!(brokers = %brokers, topics = config.kafka.topics.len(), "consuming");
+    source.run(&stop)?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn signals(stop: Arc<AtomicBool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    info!("signal received; stopping");
+    stop.store(true, Ordering::SeqCst);
+}
