@@ -114,10 +114,11 @@ pub(crate) struct StateSection {
     /// Time between checkpoints of detector state and input offsets; after a crash, at most
     /// this much input is read again. A duration such as `10s`; more than 0. Default `10s`.
     pub checkpoint_interval: Option<Located<String>>,
-    /// Most live series (a count); new series beyond it are dead-lettered. More than 0.
+    /// Most live series (a count); beyond it the least recently used series is evicted (and
+    /// counted) to make room. More than 0.
     /// Default 1000000.
     pub max_series: Option<Located<usize>>,
-    /// Most bytes of detector state; new series beyond it are dead-lettered. A size with a
+    /// Most bytes of series state; beyond it the least recently used series are evicted. A size with a
     /// unit: `B`, `KiB`, `MiB`, `GiB`, `TiB`, or decimal `KB`, `MB`, `GB`, `TB`; more than 0.
     /// Default `2GiB`.
     pub max_bytes: Option<Located<String>>,
