@@ -10,7 +10,8 @@
 //!    cluster unless `FAULTLINE_BENCH_BROKERS` names a real one; the mock cluster is itself the
 //!    bottleneck (tens of thousands of records/s), so quote real-broker numbers for the consumer.
 //!
-//! `cargo bench -p faultline-benches --bench throughput` (add `-- --quick` for a short run).
+//! `cargo bench -p faultline-throughput --bench throughput` (add `-- --quick` for a short run,
+//! `-- --kafka-only` for the Kafka part alone).
 //! Each figure is the median of several runs; the process is single-threaded in the pipeline,
 //! so samples/s is per core.
 
@@ -27,6 +28,7 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
 
 /// Drops outputs (anomalies are rare; their publishing is not what is measured).
 #[derive(Debug, Default)]
@@ -184,12 +186,16 @@ fn brokers() -> (
     }
 }
 
+/// Partitions of the benchmark topic. More than one also keeps each partition of the mock
+/// cluster under ~5 MB, past which its fetches were seen to stall here.
+const PARTITIONS: i32 = 4;
+
 /// Produces `records`, then times a consumer reading them alone and driving the pipeline.
 fn bench_kafka(name: &str, records: &[Vec<u8>], samples_per_record: usize) {
     let (mock, bootstrap) = brokers();
     let topic = format!("bench-{name}-{}", std::process::id());
     if let Some(m) = &mock {
-        m.create_topic(&topic, 1, 1).expect("create topic");
+        m.create_topic(&topic, PARTITIONS, 1).expect("create topic");
     }
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
@@ -197,8 +203,10 @@ fn bench_kafka(name: &str, records: &[Vec<u8>], samples_per_record: usize) {
         .set("queue.buffering.max.messages", "1000000")
         .create()
         .expect("producer");
-    for r in records {
-        let mut rec = BaseRecord::<(), [u8]>::to(&topic).payload(r.as_slice());
+    for (i, r) in records.iter().enumerate() {
+        let mut rec = BaseRecord::<(), [u8]>::to(&topic)
+            .partition(i as i32 % PARTITIONS)
+            .payload(r.as_slice());
         loop {
             match producer.send(rec) {
                 Ok(()) => break,
@@ -210,23 +218,55 @@ fn bench_kafka(name: &str, records: &[Vec<u8>], samples_per_record: usize) {
         }
     }
     producer.flush(Duration::from_secs(120)).expect("flush");
+    let probe: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("consumer");
+    let high: i64 = (0..PARTITIONS)
+        .map(|p| {
+            probe
+                .fetch_watermarks(&topic, p, Duration::from_secs(10))
+                .expect("watermarks")
+                .1
+        })
+        .sum();
+    assert_eq!(
+        high as usize,
+        records.len(),
+        "the broker holds every produced record"
+    );
 
     for with_pipeline in [false, true] {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &bootstrap)
             .set("group.id", format!("{topic}-{with_pipeline}"))
-            .set("auto.offset.reset", "earliest")
             .set("enable.auto.commit", "false")
+            .set("fetch.message.max.bytes", "8388608")
             .create()
             .expect("consumer");
-        consumer.subscribe(&[&topic]).expect("subscribe");
+        // Assigned, not subscribed: the group protocol's join delay is not what is measured.
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..PARTITIONS {
+            tpl.add_partition_offset(&topic, p, Offset::Beginning)
+                .expect("partition");
+        }
+        consumer.assign(&tpl).expect("assign");
         let dir = tempfile::tempdir().expect("tempdir");
         let mut p = pipeline(Format::NativeJson, dir.path());
         let mut offset = 0;
+        if with_pipeline {
+            // Warm the series up directly, so the timed part is the steady state.
+            let mut rng = XorShift::new(5);
+            for step in 0..WARMUP_STEPS {
+                for r in native_records(step, samples_per_record, &mut rng) {
+                    feed(&mut p, &mut offset, &r);
+                }
+            }
+        }
         let mut seen = 0;
         let mut started = None;
         while seen < records.len() {
-            match consumer.poll(Duration::from_secs(10)) {
+            match consumer.poll(Duration::from_secs(30)) {
                 Some(Ok(m)) => {
                     started.get_or_insert_with(Instant::now);
                     seen += 1;
@@ -255,22 +295,22 @@ fn bench_kafka(name: &str, records: &[Vec<u8>], samples_per_record: usize) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let kafka_only = std::env::args().any(|a| a == "--kafka-only");
     let runs = if quick { 3 } else { 9 };
     println!("faultline throughput ({SERIES} series, default ensemble)");
-    bench_pipeline("native_json_batched_100", Format::NativeJson, 100, runs);
-    bench_pipeline("native_json_single", Format::NativeJson, 1, runs);
-    bench_pipeline("influx_batched_100", Format::Influx, 100, runs);
+    if !kafka_only {
+        bench_pipeline("native_json_batched_100", Format::NativeJson, 100, runs);
+        bench_pipeline("native_json_single", Format::NativeJson, 1, runs);
+        bench_pipeline("influx_batched_100", Format::Influx, 100, runs);
+    }
 
-    let mut rng = XorShift::new(11);
+    // Steps after the warm-up, so the pipeline sees every series' next points.
     let steps = if quick { 2 } else { 5 };
-    let batched: Vec<Vec<u8>> = (0..steps)
-        .flat_map(|s| native_records(s, 100, &mut rng))
-        .collect();
-    bench_kafka("native_json_batched_100", &batched, 100);
-    let single: Vec<Vec<u8>> = native_records(0, 1, &mut rng);
-    bench_kafka(
-        "native_json_single",
-        &single[..if quick { 5000 } else { 10_000 }],
-        1,
-    );
+    let mut rng = XorShift::new(11);
+    for (name, per) in [("native_json_batched_100", 100), ("native_json_single", 1)] {
+        let records: Vec<Vec<u8>> = (WARMUP_STEPS..WARMUP_STEPS + steps)
+            .flat_map(|s| native_records(s, per, &mut rng))
+            .collect();
+        bench_kafka(name, &records, per);
+    }
 }
