@@ -116,45 +116,32 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     }
 }
 
+/// Runs a command: `validate` answers with its own exit code, the others fail with an error.
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Validate { files } = &cli.command {
-        return Ok(validate(files));
-    }
-    command(cli).map(|()| ExitCode::SUCCESS)
-}
-
-fn command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Validate { files } => return Ok(validate(&files)),
         Command::Run(args) => {
             let overrides = Overrides {
                 brokers: args.brokers,
                 data_dir: args.data_dir,
                 http: args.http,
             };
-            crate::run::run(crate::run::load_config(&args.config, &overrides)?)
-        }
-        Command::Validate { files } => {
-            if validate(&files) == ExitCode::SUCCESS {
-                Ok(())
-            } else {
-                anyhow::bail!("invalid configuration")
-            }
+            crate::run::run(crate::run::load_config(&args.config, &overrides)?)?;
         }
         Command::Schema => {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&faultline_config::json_schema())?
             );
-            Ok(())
         }
-        Command::Eval(Eval::Nab(args)) => eval_nab(&args),
+        Command::Eval(Eval::Nab(args)) => eval_nab(&args)?,
         Command::Params { detector } => {
             let spec = DetectorSpec::default_for(&detector)
                 .with_context(|| format!("unknown detector `{detector}`"))?;
             println!("{}", serde_json::to_string_pretty(&spec)?);
-            Ok(())
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A named way to score NAB rows.
