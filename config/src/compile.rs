@@ -78,6 +78,10 @@ pub(crate) fn kafka(section: Option<KafkaSection>, r: &mut Report<'_>) -> KafkaC
                 topic_locs.push(t.name.at);
                 let (name, kind) = (t.name.value, t.kind);
                 let format = t.format.unwrap_or(TopicFormat::NativeJson);
+                if let Some(why) = unsupported(kind, format) {
+                    let msg = format!("topic `{name}`: {why}");
+                    r.error(t.name.at, msg, Some("use `format: native_json`".into()));
+                }
                 topics.push(TopicConfig { name, kind, format });
             }
             topics
@@ -122,6 +126,19 @@ pub(crate) fn kafka(section: Option<KafkaSection>, r: &mut Report<'_>) -> KafkaC
         topics,
         dead_letter_topic,
         anomalies_topic,
+    }
+}
+
+/// Why a topic's kind cannot be read in its format, if it cannot.
+fn unsupported(kind: TopicKind, format: TopicFormat) -> Option<&'static str> {
+    match (format, kind) {
+        (TopicFormat::Influx, TopicKind::Logs | TopicKind::Events) => {
+            Some("influx line protocol carries metrics only")
+        }
+        (TopicFormat::OtlpJson, TopicKind::Events) => {
+            Some("OTLP has no change events; `otlp_json` carries metrics or logs")
+        }
+        _ => None,
     }
 }
 

@@ -311,3 +311,15 @@ fn duplicate_key_in_one_file_is_reported() {
     let d = one("log:\n  level: info\nlog:\n  format: json\n");
     assert_eq!(at(&d), (3, 1), "{d}");
 }
+
+#[test]
+fn a_format_that_cannot_carry_the_topic_kind_is_rejected_at_the_topic() {
+    let all = problems(
+        "kafka:\n  topics:\n    - {name: m, kind: metrics, format: influx}\n    - {name: l, kind: logs, format: influx}\n    - {name: e, kind: events, format: otlp_json}\n",
+    );
+    assert_eq!(all.len(), 2, "{}", list(&all));
+    assert_eq!(at(&all[0]), (4, 14), "{}", list(&all));
+    assert!(all[0].message.contains("topic `l`"), "{}", all[0]);
+    assert_eq!(at(&all[1]), (5, 14), "{}", list(&all));
+    assert!(all[1].message.contains("OTLP"), "{}", all[1]);
+}
