@@ -374,9 +374,7 @@ impl<S: Sink> Pipeline<S> {
                 index: *index,
             };
             *index += 1;
-            let part = self.parts.get(&record.pid);
-            if part.and_then(|p| p.replay_until).is_some_and(|w| seq <= w) {
-                self.meters.suppressed.increment(1);
+            if already_delivered(&self.parts, &self.meters, record.pid, seq) {
                 continue;
             }
             let entity = self.config.entity(series.route, series.key.label_pairs());
@@ -424,13 +422,7 @@ impl<S: Sink> Pipeline<S> {
         let topic = &self.topics[usize::from(record.pid.topic)];
         warn!(topic = %topic.name, partition = record.pid.partition, offset = record.offset,
               reason = reason.as_str(), "record dead-lettered: {message}");
-        if self
-            .parts
-            .get(&record.pid)
-            .and_then(|p| p.replay_until)
-            .is_some_and(|w| seq <= w)
-        {
-            self.meters.suppressed.increment(1);
+        if already_delivered(&self.parts, &self.meters, record.pid, seq) {
             return;
         }
         let headers = [
@@ -466,6 +458,25 @@ impl<S: Sink> Pipeline<S> {
         self.meters.series.set(self.table.len() as f64);
         self.meters.series_bytes.set(self.table.bytes() as f64);
     }
+}
+
+/// Whether output `seq` of `pid` was delivered before a restart (a replay re-derived it);
+/// counts it as suppressed if so. A free function so that it can run while a series is
+/// borrowed from the table.
+fn already_delivered(
+    parts: &HashMap<PartitionId, PartitionState>,
+    meters: &Meters,
+    pid: PartitionId,
+    seq: Seq,
+) -> bool {
+    let delivered = parts
+        .get(&pid)
+        .and_then(|p| p.replay_until)
+        .is_some_and(|w| seq <= w);
+    if delivered {
+        meters.suppressed.increment(1);
+    }
+    delivered
 }
 
 fn severity_index(rule: &CompiledRule) -> usize {
