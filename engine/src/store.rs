@@ -16,7 +16,6 @@
 
 use std::path::Path;
 
-use faultline_detectors::Snapshot;
 use rocksdb::{DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -105,13 +104,6 @@ impl StoredSeries {
             Some((v, _)) => Err(corrupt(format!("unknown format version {v}"))),
             None => Err(corrupt("empty record".into())),
         }
-    }
-
-    /// The snapshot of slot `i`.
-    pub fn snapshot(&self, i: usize) -> Option<Snapshot> {
-        self.slots
-            .get(i)
-            .map(|s| Snapshot::from_bytes(s.snapshot.clone()))
     }
 }
 
@@ -287,7 +279,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use faultline_detectors::{Detector, DetectorSpec, EventTime};
+    use faultline_detectors::{Detector, DetectorSpec, EventTime, Snapshot};
 
     fn stored(name: &str) -> StoredSeries {
         let mut d = DetectorSpec::default_for("ewma").unwrap().build();
@@ -350,7 +342,11 @@ mod tests {
         assert_eq!(p0[0].0, 1);
         let s = p0[0].1.as_ref().unwrap();
         assert_eq!(*s, stored("a"));
-        assert!(s.snapshot(0).unwrap().restore().is_ok());
+        assert!(
+            Snapshot::from_bytes(s.slots[0].snapshot.clone())
+                .restore()
+                .is_ok()
+        );
         // Partition 1's series do not leak into partition 0's scan, nor a prefix topic's.
         assert_eq!(store.series("m", 1).unwrap().len(), 1);
         assert!(store.series("", 0).unwrap().is_empty());

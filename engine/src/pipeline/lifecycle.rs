@@ -6,7 +6,7 @@ use metrics::{counter, gauge};
 use tracing::{debug, info, warn};
 
 use super::{PartitionState, Pipeline, PipelineError, Sink};
-use faultline_detectors::Detector;
+use faultline_detectors::{Detector, Snapshot};
 
 use crate::series::{PartitionId, Series, Slot};
 use crate::store::{Checkpoint, StoredSeries, StoredSlot};
@@ -87,12 +87,14 @@ impl<S: Sink> Pipeline<S> {
             debug!(series = %stored.key.name, "stored state is for another rule; starting fresh");
             return None;
         }
-        let slots = (0..stored.slots.len())
-            .map(|i| {
-                let detector = stored.snapshot(i)?.restore().ok()?;
+        let slots = stored
+            .slots
+            .into_iter()
+            .map(|slot| {
+                let detector = Snapshot::from_bytes(slot.snapshot).restore().ok()?;
                 Some(Slot {
                     detector,
-                    pending: stored.slots[i].pending,
+                    pending: slot.pending,
                 })
             })
             .collect::<Option<Vec<_>>>()?;
