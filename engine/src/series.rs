@@ -352,16 +352,16 @@ impl SeriesTable {
         shard.series.get_mut(&slot)
     }
 
-    /// Re-measures a series' bytes after its detectors grew (called at checkpoints).
+    /// Re-measures the series changed since the last checkpoint (only they can have grown),
+    /// then evicts to fit the caps. Called at checkpoints, before dirty flags are cleared.
     pub fn remeasure(&mut self) {
-        let mut total = 0u64;
         for shard in self.shards.values_mut() {
-            for s in shard.series.values_mut() {
+            for s in shard.series.values_mut().filter(|s| s.dirty) {
+                let old = s.bytes as u64;
                 s.bytes = s.measure();
-                total += s.bytes as u64;
+                self.bytes = self.bytes - old + s.bytes as u64;
             }
         }
-        self.bytes = total;
         let mut churn = Churn::default();
         self.evict_to_fit(0, &mut churn);
     }
