@@ -2,17 +2,12 @@
 
 use std::borrow::Cow;
 
-use faultline_decode::{DecodeError, Format, Item, ItemError, Kind, Sample, decode};
+use faultline_decode::{DecodeError, Format, ItemError, Kind, Sample, decode};
+
+mod common;
 
 fn samples(payload: &[u8]) -> Result<Vec<Result<Sample<'_>, ItemError>>, DecodeError> {
-    let mut items = Vec::new();
-    decode(Format::Influx, Kind::Metrics, payload, &mut |item| {
-        items.push(item.map(|item| match item {
-            Item::Metric(sample) => sample,
-            other => panic!("not a metric: {other:?}"),
-        }))
-    })?;
-    Ok(items)
+    common::samples(Format::Influx, payload)
 }
 
 fn show(sample: &Sample<'_>) -> String {

@@ -4,24 +4,14 @@ use std::borrow::Cow;
 
 use faultline_decode::{DecodeError, Format, Item, ItemError, Kind, Sample, decode};
 
+mod common;
+
 fn run(kind: Kind, payload: &[u8]) -> Result<Vec<Result<Item<'_>, ItemError>>, DecodeError> {
-    let mut items = Vec::new();
-    decode(Format::NativeJson, kind, payload, &mut |item| {
-        items.push(item)
-    })?;
-    Ok(items)
+    common::run(Format::NativeJson, kind, payload)
 }
 
 fn samples(payload: &[u8]) -> Vec<Result<Sample<'_>, ItemError>> {
-    run(Kind::Metrics, payload)
-        .expect("record is readable")
-        .into_iter()
-        .map(|item| match item {
-            Ok(Item::Metric(sample)) => Ok(sample),
-            Ok(other) => panic!("not a metric: {other:?}"),
-            Err(err) => Err(err),
-        })
-        .collect()
+    common::samples(Format::NativeJson, payload).expect("record is readable")
 }
 
 fn one_sample(payload: &[u8]) -> Sample<'_> {

@@ -4,24 +4,14 @@ use std::borrow::Cow;
 
 use faultline_decode::{DecodeError, Format, Item, ItemError, Kind, LogRecord, Sample, decode};
 
+mod common;
+
 fn run(kind: Kind, payload: &[u8]) -> Result<Vec<Result<Item<'_>, ItemError>>, DecodeError> {
-    let mut items = Vec::new();
-    decode(Format::OtlpJson, kind, payload, &mut |item| {
-        items.push(item)
-    })?;
-    Ok(items)
+    common::run(Format::OtlpJson, kind, payload)
 }
 
 fn samples(payload: &[u8]) -> Vec<Result<Sample<'_>, ItemError>> {
-    run(Kind::Metrics, payload)
-        .expect("request is readable")
-        .into_iter()
-        .map(|item| match item {
-            Ok(Item::Metric(sample)) => Ok(sample),
-            Ok(other) => panic!("not a metric: {other:?}"),
-            Err(err) => Err(err),
-        })
-        .collect()
+    common::samples(Format::OtlpJson, payload).expect("request is readable")
 }
 
 fn logs(payload: &[u8]) -> Vec<Result<LogRecord<'_>, ItemError>> {
