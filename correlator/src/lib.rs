@@ -1,13 +1,20 @@
-//! Faultline's correlator: it will turn a stream of per-series anomalies into incidents.
+//! Faultline's correlator: it turns a stream of per-series anomalies into incidents.
 //!
-//! This crate is a placeholder until the correlator issue lands. It will own the service
-//! topology (a `petgraph` graph of services, hosts and pods fed from YAML and a topology topic),
-//! grouping of anomalies close in event time and on the graph into incidents, root-cause
-//! ranking with evidence, and the incident lifecycle (opened → updated → resolved).
+//! It owns the service topology (a `petgraph` graph of services, hosts and pods fed from YAML
+//! and a topology topic), grouping of anomalies close in event time and on the graph into
+//! incidents, root-cause ranking with evidence, and the incident lifecycle (opened → updated
+//! → resolved, reopened).
 //!
-//! Like `faultline-detectors` it will stay pure and deterministic: time comes from the
-//! anomalies, never from the wall clock, so replaying the same input re-derives the same
-//! incident revisions bit for bit.
+//! Like `faultline-detectors` it is pure and deterministic: time comes from the inputs, never
+//! from the wall clock, so replaying the same input re-derives the same incident revisions bit
+//! for bit.
 
-/// The detector-side types the correlator will consume.
-pub use faultline_detectors::{EventTime, Verdict};
+pub mod rank;
+pub mod settings;
+pub mod topology;
+pub mod types;
+
+pub use rank::{EntityEvidence, RankParams, rank};
+pub use settings::Settings;
+pub use topology::Topology;
+pub use types::*;
