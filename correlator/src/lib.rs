@@ -9,11 +9,13 @@
 //! from the wall clock, so replaying the same input re-derives the same incident revisions bit
 //! for bit.
 
+pub mod correlator;
 pub mod rank;
 pub mod settings;
 pub mod topology;
 pub mod types;
 
+pub use correlator::{Correlator, SnapshotError};
 pub use rank::{EntityEvidence, RankParams, rank};
 pub use settings::Settings;
 pub use topology::Topology;

@@ -34,6 +34,13 @@ pub struct Settings {
     pub max_open: usize,
     /// Ranking weights.
     pub rank: RankParams,
+    /// Whether every input moves the clock to its own time (a single ordered stream, as
+    /// in the evaluations). The engine reads many partitions that run ahead of each other,
+    /// so it sets this to `false` and moves the clock only with [`advance`] to a low
+    /// watermark: an early partition must not resolve incidents a late one still feeds.
+    ///
+    /// [`advance`]: crate::Correlator::advance
+    pub clock_follows_inputs: bool,
 }
 
 impl Default for Settings {
@@ -51,6 +58,7 @@ impl Default for Settings {
             max_members: 200,
             max_open: 10_000,
             rank: RankParams::default(),
+            clock_follows_inputs: true,
         }
     }
 }

@@ -256,6 +256,31 @@ impl Topology {
         }
     }
 
+    /// Removes every learned edge (before restoring a snapshot's). Learned nodes stay; without
+    /// edges they only match themselves.
+    pub fn clear_learned(&mut self) {
+        let learned: Vec<_> = self
+            .edges
+            .iter()
+            .filter(|(_, e)| !self.graph[**e].fixed)
+            .map(|(k, e)| (*k, *e))
+            .collect();
+        for (k, e) in learned {
+            self.graph.remove_edge(e);
+            self.edges.remove(&k);
+        }
+    }
+
+    /// The earliest expiry among learned edges, so callers can skip [`Topology::expire`]
+    /// until then.
+    pub fn next_expiry(&self) -> Option<Millis> {
+        self.graph
+            .edge_weights()
+            .filter(|d| !d.fixed)
+            .filter_map(|d| d.expires)
+            .min()
+    }
+
     /// Nodes `name` calls, sorted by name.
     pub fn callees(&self, name: &str) -> Vec<&str> {
         self.neighbours(name, Dir::Outgoing, EdgeKind::Calls)
