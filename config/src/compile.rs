@@ -14,8 +14,8 @@ use globset::{Glob, GlobMatcher};
 use regex::Regex;
 
 use crate::config::{
-    CompiledRule, HttpConfig, IngestConfig, KafkaConfig, LogConfig, LogFormat, RuleDefaults,
-    Severity, StateConfig, TopicConfig, TopicFormat, TopicKind,
+    BadDirection, CompiledRule, HttpConfig, IngestConfig, KafkaConfig, LogConfig, LogFormat,
+    RuleDefaults, Severity, StateConfig, TopicConfig, TopicFormat, TopicKind,
 };
 use crate::detector::{self, DetectorEntry};
 use crate::diagnostics::{Loc, Located, Report};
@@ -29,6 +29,7 @@ use crate::units::{DURATION_HINT, SIZE_HINT, parse_duration, parse_size};
 const DEFAULT_GROUP_ID: &str = "faultline";
 const DEFAULT_DEAD_LETTER_TOPIC: &str = "faultline-dead-letter";
 const DEFAULT_ANOMALIES_TOPIC: &str = "faultline-anomalies";
+const DEFAULT_INCIDENTS_TOPIC: &str = "faultline-incidents";
 const DEFAULT_MAX_TIMESTAMP_SKEW: Duration = Duration::from_secs(86_400);
 const DEFAULT_STATE_DIR: &str = "./faultline-data";
 const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
@@ -88,7 +89,7 @@ pub(crate) fn kafka(section: Option<KafkaSection>, r: &mut Report<'_>) -> KafkaC
         }
     };
     // Either both are defaults (which differ) or the later-written one is the one to fix.
-    let later_at = [&s.anomalies_topic, &s.dead_letter_topic]
+    let later_at = [&s.anomalies_topic, &s.dead_letter_topic, &s.incidents_topic]
         .into_iter()
         .flatten()
         .map(|w| w.at)
@@ -112,12 +113,26 @@ pub(crate) fn kafka(section: Option<KafkaSection>, r: &mut Report<'_>) -> KafkaC
         &inputs,
         r,
     );
-    if let Some(at) = later_at.filter(|_| dead_letter_topic == anomalies_topic) {
-        let msg = format!(
-            "`kafka.anomalies_topic` and `kafka.dead_letter_topic` are both `{anomalies_topic}`"
-        );
-        let hint = "anomalies and rejected records need separate topics";
-        r.error(at, msg, Some(hint.into()));
+    let incidents_topic = output_topic(
+        s.incidents_topic,
+        DEFAULT_INCIDENTS_TOPIC,
+        "kafka.incidents_topic",
+        &inputs,
+        r,
+    );
+    let outputs = [
+        ("anomalies_topic", &anomalies_topic),
+        ("dead_letter_topic", &dead_letter_topic),
+        ("incidents_topic", &incidents_topic),
+    ];
+    for (i, (a, x)) in outputs.iter().enumerate() {
+        for (b, y) in &outputs[i + 1..] {
+            if let Some(at) = later_at.filter(|_| x == y) {
+                let msg = format!("`kafka.{a}` and `kafka.{b}` are both `{x}`");
+                let hint = "each output needs its own topic";
+                r.error(at, msg, Some(hint.into()));
+            }
+        }
     }
     KafkaConfig {
         brokers,
@@ -126,6 +141,7 @@ pub(crate) fn kafka(section: Option<KafkaSection>, r: &mut Report<'_>) -> KafkaC
         topics,
         dead_letter_topic,
         anomalies_topic,
+        incidents_topic,
     }
 }
 
@@ -138,19 +154,27 @@ fn unsupported(kind: TopicKind, format: TopicFormat) -> Option<&'static str> {
         (TopicFormat::OtlpJson, TopicKind::Events) => {
             Some("OTLP has no change events; `otlp_json` carries metrics or logs")
         }
+        (TopicFormat::OtlpJson | TopicFormat::Influx, TopicKind::Topology) => {
+            Some("topology updates are read in `native_json` only")
+        }
         _ => None,
     }
 }
 
 fn default_topics() -> Vec<TopicConfig> {
-    [TopicKind::Metrics, TopicKind::Logs, TopicKind::Events]
-        .into_iter()
-        .map(|kind| TopicConfig {
-            name: kind.as_str().to_owned(),
-            kind,
-            format: TopicFormat::NativeJson,
-        })
-        .collect()
+    [
+        TopicKind::Metrics,
+        TopicKind::Logs,
+        TopicKind::Events,
+        TopicKind::Topology,
+    ]
+    .into_iter()
+    .map(|kind| TopicConfig {
+        name: kind.as_str().to_owned(),
+        kind,
+        format: TopicFormat::NativeJson,
+    })
+    .collect()
 }
 
 fn check_kafka_option(key: &Located<String>, r: &mut Report<'_>) {
@@ -364,6 +388,7 @@ pub(crate) fn defaults(section: Option<DefaultsSection>, r: &mut Report<'_>) -> 
             Some(labels) => entity_labels(labels, r),
             None => DEFAULT_ENTITY_LABELS.map(String::from).to_vec(),
         },
+        direction: s.direction.unwrap_or(BadDirection::Both),
     };
     Defaults {
         rule: RuleDefaults { compiled },
@@ -393,6 +418,7 @@ pub(crate) fn rule(model: RuleModel, defaults: &Defaults, r: &mut Report<'_>) ->
         entity_labels: model
             .entity_labels
             .map_or_else(|| base.entity_labels.clone(), |l| entity_labels(l, r)),
+        direction: model.direction.unwrap_or(base.direction),
     };
     crate::Rule { matcher, compiled }
 }
@@ -532,7 +558,11 @@ fn compile_glob(written: &Located<String>, r: &mut Report<'_>) -> Option<GlobMat
         .ok()
 }
 
-fn duration(written: &Located<String>, what: &str, r: &mut Report<'_>) -> Option<Duration> {
+pub(crate) fn duration(
+    written: &Located<String>,
+    what: &str,
+    r: &mut Report<'_>,
+) -> Option<Duration> {
     parse_duration(&written.value)
         .map_err(|e| {
             r.error(

@@ -32,6 +32,12 @@ pub struct Config {
     pub defaults: RuleDefaults,
     /// `rules:` — in order; the first that matches a series wins.
     pub rules: Vec<Rule>,
+    /// `correlator:` — grouping, notification timing, ranking.
+    pub correlator: faultline_correlator::Settings,
+    /// `topology:` — the static service graph.
+    pub topology: TopologyConfig,
+    /// `receivers:` — webhook receivers of incident updates.
+    pub receivers: Vec<ReceiverConfig>,
 }
 
 impl Default for Config {
@@ -56,6 +62,8 @@ pub struct KafkaConfig {
     pub dead_letter_topic: String,
     /// Where anomalies are produced.
     pub anomalies_topic: String,
+    /// Where incident updates are produced.
+    pub incidents_topic: String,
 }
 
 /// One input topic.
@@ -79,6 +87,8 @@ pub enum TopicKind {
     Logs,
     /// Discrete events such as deploys and config changes.
     Events,
+    /// Topology edges learned at run time.
+    Topology,
 }
 
 impl TopicKind {
@@ -88,6 +98,7 @@ impl TopicKind {
             Self::Metrics => "metrics",
             Self::Logs => "logs",
             Self::Events => "events",
+            Self::Topology => "topology",
         }
     }
 }
@@ -211,6 +222,102 @@ pub struct CompiledRule {
     pub severity: Severity,
     /// Labels naming the entity, in order of preference.
     pub entity_labels: Vec<String>,
+    /// Which way is bad for these metrics.
+    pub direction: BadDirection,
+}
+
+/// Which way a metric goes when things are bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BadDirection {
+    /// Higher is worse: latency, errors, saturation.
+    Up,
+    /// Lower is worse: success rate, throughput.
+    Down,
+    /// Either way.
+    Both,
+}
+
+impl From<BadDirection> for faultline_correlator::Bad {
+    fn from(d: BadDirection) -> Self {
+        match d {
+            BadDirection::Up => Self::Up,
+            BadDirection::Down => Self::Down,
+            BadDirection::Both => Self::Both,
+        }
+    }
+}
+
+impl From<Severity> for faultline_correlator::Severity {
+    fn from(s: Severity) -> Self {
+        match s {
+            Severity::Info => Self::Info,
+            Severity::Warning => Self::Warning,
+            Severity::Critical => Self::Critical,
+        }
+    }
+}
+
+/// `topology:` after validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopologyConfig {
+    /// Declared nodes, in file order.
+    pub nodes: Vec<(String, faultline_correlator::NodeKind)>,
+    /// Declared edges `(from, to, kind)`, in file order.
+    pub edges: Vec<(String, String, faultline_correlator::EdgeKind)>,
+}
+
+impl TopologyConfig {
+    /// The graph these declare.
+    pub fn build(&self) -> faultline_correlator::Topology {
+        let mut t = faultline_correlator::Topology::new();
+        for (name, kind) in &self.nodes {
+            t.add_node(name, *kind);
+        }
+        for (from, to, kind) in &self.edges {
+            t.add_edge(from, to, *kind);
+        }
+        t
+    }
+}
+
+/// A receiver's payload format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiverType {
+    /// Faultline's own JSON: the whole incident update.
+    Native,
+    /// Alertmanager webhook payload, version 4.
+    Alertmanager,
+    /// PagerDuty Events API v2 (trigger / resolve with a stable `dedup_key`).
+    Pagerduty,
+    /// Slack incoming webhook.
+    Slack,
+}
+
+/// One entry of `receivers:` after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiverConfig {
+    /// Unique name.
+    pub name: String,
+    /// Payload format.
+    pub kind: ReceiverType,
+    /// Where to POST.
+    pub url: String,
+    /// HMAC-SHA256 key for the signature header (read from the environment if so written).
+    pub secret: Option<String>,
+    /// PagerDuty integration key.
+    pub routing_key: Option<String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Cap of the retry backoff.
+    pub max_backoff: Duration,
+    /// Updates of incidents below this severity are not sent.
+    pub min_severity: Severity,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+    /// Base URL for links in payloads.
+    pub external_url: Option<String>,
 }
 
 /// `defaults:` after validation: the rule of series no rule matches.

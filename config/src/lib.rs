@@ -30,6 +30,7 @@ mod compile;
 mod config;
 mod detector;
 mod diagnostics;
+mod incidents;
 mod load;
 mod matching;
 mod model;
@@ -37,8 +38,9 @@ mod schema;
 mod units;
 
 pub use config::{
-    CompiledRule, Config, HttpConfig, IngestConfig, KafkaConfig, LogConfig, LogFormat, Rule,
-    RuleDefaults, Severity, StateConfig, TopicConfig, TopicFormat, TopicKind,
+    BadDirection, CompiledRule, Config, HttpConfig, IngestConfig, KafkaConfig, LogConfig,
+    LogFormat, ReceiverConfig, ReceiverType, Rule, RuleDefaults, Severity, StateConfig,
+    TopicConfig, TopicFormat, TopicKind, TopologyConfig,
 };
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use faultline_detectors::DetectorSpec;

@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::compile::{self, DEFAULT_RULE_NAME};
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics, Loc, Located, Report, from_yaml_error};
+use crate::incidents;
 use crate::model::{FileModel, RuleModel, TopKeys};
 
 /// Reads, checks and merges configuration files, in order.
@@ -89,6 +90,7 @@ fn merge(parsed: Vec<Parsed<'_>>, out: &mut Vec<Diagnostic>) -> Config {
     check_sections_once(&parsed, out);
     let (mut kafka, mut ingest, mut state, mut http, mut log, mut defaults) =
         (None, None, None, None, None, None);
+    let (mut correlator, mut topology, mut receivers) = (None, None, None);
     let mut rules: Vec<(&str, RuleModel)> = Vec::new();
     for Parsed { file, model, .. } in parsed {
         let r = &mut Report { file, out };
@@ -117,6 +119,18 @@ fn merge(parsed: Vec<Parsed<'_>>, out: &mut Vec<Diagnostic>) -> Config {
             let c = compile::defaults(Some(s), r);
             defaults.get_or_insert(c);
         }
+        if let Some(s) = model.correlator {
+            let c = incidents::correlator(Some(s), r);
+            correlator.get_or_insert(c);
+        }
+        if let Some(s) = model.topology {
+            let c = incidents::topology(Some(s), r);
+            topology.get_or_insert(c);
+        }
+        if let Some(s) = model.receivers {
+            let c = incidents::receivers(Some(s), r);
+            receivers.get_or_insert(c);
+        }
         rules.extend(
             model
                 .rules
@@ -136,8 +150,14 @@ fn merge(parsed: Vec<Parsed<'_>>, out: &mut Vec<Diagnostic>) -> Config {
     let http = http.unwrap_or_else(|| compile::http(None, r));
     let log = log.unwrap_or_else(|| compile::log(None, r));
     let defaults = defaults.unwrap_or_else(|| compile::defaults(None, r));
+    let correlator = correlator.unwrap_or_else(|| incidents::correlator(None, r));
+    let topology = topology.unwrap_or_default();
+    let receivers = receivers.unwrap_or_default();
     let rules = compile_rules(rules, &defaults, out);
     Config {
+        correlator,
+        topology,
+        receivers,
         kafka,
         ingest,
         state,

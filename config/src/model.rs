@@ -12,9 +12,10 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::config::{LogFormat, Severity, TopicFormat, TopicKind};
+use crate::config::{BadDirection, LogFormat, Severity, TopicFormat, TopicKind};
 use crate::detector::DetectorEntry;
 use crate::diagnostics::Located;
+use crate::incidents::{CorrelatorSection, ReceiverModel, TopologySection};
 
 /// A Faultline configuration file. Every section is optional and an empty file is valid;
 /// several files may be given, each section appearing in at most one of them, except
@@ -39,6 +40,15 @@ pub(crate) struct FileModel {
     /// Which series get which detectors. The first rule that matches a series wins; a
     /// series no rule matches gets `defaults`.
     pub rules: Option<Vec<RuleModel>>,
+    /// How anomalies are grouped into incidents, when incidents notify and resolve.
+    pub correlator: Option<CorrelatorSection>,
+    /// The service topology anomalies are correlated along: services, hosts, pods,
+    /// resources and the edges between them. More edges may arrive on a `topology` topic.
+    pub topology: Option<TopologySection>,
+    /// Where incident updates are delivered: webhooks in Faultline's own JSON, Alertmanager
+    /// v4, PagerDuty Events v2 or Slack format. Every update also goes to
+    /// `kafka.incidents_topic`.
+    pub receivers: Option<Located<Vec<ReceiverModel>>>,
 }
 
 /// `kafka:`
@@ -64,6 +74,9 @@ pub(crate) struct KafkaSection {
     pub dead_letter_topic: Option<Located<String>>,
     /// Where anomalies are produced. Default `faultline-anomalies`.
     pub anomalies_topic: Option<Located<String>>,
+    /// Where incident updates are produced (Faultline's JSON, keyed by incident id).
+    /// Default `faultline-incidents`.
+    pub incidents_topic: Option<Located<String>>,
 }
 
 /// A scalar kept as written: YAML numbers and booleans are read as their text.
@@ -87,7 +100,8 @@ impl schemars::JsonSchema for Scalar {
 pub(crate) struct TopicModel {
     /// Kafka topic name. Required; unique among the input topics.
     pub name: Located<String>,
-    /// What the records carry: `metrics`, `logs` or `events`. Required.
+    /// What the records carry: `metrics`, `logs`, `events` or `topology` (edges learned at
+    /// run time, e.g. from traces). Required.
     pub kind: TopicKind,
     /// How the records are encoded: `native_json`, `otlp_json` or `influx`. Default
     /// `native_json`.
@@ -161,6 +175,10 @@ pub(crate) struct DefaultsSection {
     pub min_duration: Option<Located<String>>,
     /// Reported with each anomaly: `info`, `warning` or `critical`. Default `warning`.
     pub severity: Option<Severity>,
+    /// Which way the metric goes when things are bad: `up` (latency, errors, saturation),
+    /// `down` (success rate, throughput) or `both`. Root-cause ranking counts only
+    /// deviations the bad way. Default `both`.
+    pub direction: Option<BadDirection>,
     /// Labels that name the entity a series belongs to, for correlating anomalies; the first
     /// one the series has is used. Default `[service, host, pod]`.
     pub entity_labels: Option<Vec<Located<String>>>,
@@ -185,6 +203,8 @@ pub(crate) struct RuleModel {
     pub min_duration: Option<Located<String>>,
     /// `info`, `warning` or `critical`.
     pub severity: Option<Severity>,
+    /// `up`, `down` or `both` (see `defaults.direction`).
+    pub direction: Option<BadDirection>,
     /// Labels naming the entity, in order of preference (see `defaults.entity_labels`).
     pub entity_labels: Option<Vec<Located<String>>>,
 }

@@ -102,7 +102,8 @@ fn empty_file_gives_all_defaults() {
             [
                 ("metrics", TopicKind::Metrics),
                 ("logs", TopicKind::Logs),
-                ("events", TopicKind::Events)
+                ("events", TopicKind::Events),
+                ("topology", TopicKind::Topology)
             ]
         );
         assert!(
@@ -113,6 +114,9 @@ fn empty_file_gives_all_defaults() {
         );
         assert_eq!(c.kafka.dead_letter_topic, "faultline-dead-letter");
         assert_eq!(c.kafka.anomalies_topic, "faultline-anomalies");
+        assert_eq!(c.kafka.incidents_topic, "faultline-incidents");
+        assert_eq!(c.correlator, faultline_correlator::Settings::default());
+        assert!(c.receivers.is_empty() && c.topology.nodes.is_empty());
         assert_eq!(
             c.ingest.max_timestamp_skew,
             Some(Duration::from_secs(86_400))
@@ -132,6 +136,7 @@ fn empty_file_gives_all_defaults() {
         assert_eq!(d.min_duration, Duration::ZERO);
         assert_eq!(d.severity, Severity::Warning);
         assert_eq!(d.entity_labels, ["service", "host", "pod"]);
+        assert_eq!(d.direction, faultline_config::BadDirection::Both);
         assert_eq!(
             d.detectors,
             [DetectorSpec::default_for("ensemble").unwrap()]
@@ -188,4 +193,55 @@ fn duplicate_section_across_files_is_reported_in_the_second_file() {
     assert!(d.message.contains("section `kafka`"), "{d}");
     let first = format!("{}:1:1", fixture("base.yaml").display());
     assert!(d.hint.as_deref().unwrap().contains(&first), "{d}");
+}
+
+#[test]
+fn incident_sections_compile_into_settings_topology_and_receivers() {
+    let yaml = r#"
+correlator: {window: 2m, max_hops: 3, group_wait: 0s, quiet_period: 10m}
+topology:
+  nodes:
+    - {name: frontend}
+    - {name: redis, kind: resource}
+  edges:
+    - {from: frontend, to: cart}
+    - {from: cart, to: redis, kind: calls}
+    - {from: cart, to: node-1, kind: runs_on}
+receivers:
+  - {name: pd, type: pagerduty, routing_key: abc, min_severity: critical}
+  - name: hook
+    type: alertmanager
+    url: http://127.0.0.1:9/hook
+    secret: s3cret
+    timeout: 2s
+    headers: {Authorization: Bearer x}
+rules:
+  - {name: lat, match: {metric: "*latency*"}, direction: up}
+"#;
+    let c = load_str("t.yaml", yaml).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.correlator.window, 120_000);
+    assert_eq!(c.correlator.max_hops, 3);
+    assert_eq!(c.correlator.group_wait, 0);
+    assert_eq!(c.correlator.quiet_period, 600_000);
+    assert_eq!(c.correlator.group_interval, 60_000);
+    let t = c.topology.build();
+    assert_eq!(t.distance("frontend", "redis", 2), Some(2));
+    assert_eq!(t.hosts("cart"), ["node-1"]);
+    assert_eq!(c.receivers.len(), 2);
+    assert_eq!(
+        c.receivers[0].url,
+        "https://events.pagerduty.com/v2/enqueue"
+    );
+    assert_eq!(c.receivers[0].routing_key.as_deref(), Some("abc"));
+    assert_eq!(c.receivers[0].min_severity, Severity::Critical);
+    assert_eq!(c.receivers[1].secret.as_deref(), Some("s3cret"));
+    assert_eq!(c.receivers[1].timeout, Duration::from_secs(2));
+    assert_eq!(
+        c.receivers[1].headers,
+        [("Authorization".to_owned(), "Bearer x".to_owned())]
+    );
+    assert_eq!(
+        c.rules[0].compiled.direction,
+        faultline_config::BadDirection::Up
+    );
 }
