@@ -35,6 +35,27 @@ enum Command {
     /// Score Faultline on public benchmarks.
     #[command(subcommand)]
     Eval(Eval),
+    /// Run the whole engine on a simulated microservice shop with injected faults: embedded
+    /// broker, simulator, engine and a webhook receiver. Prints each fault beside the
+    /// incident that found it; the last line is a JSON summary.
+    Demo {
+        /// Seeds the fault schedule and all noise.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Write the simulated shop's stream (metrics, logs, deploys) into a Kafka cluster;
+    /// prints the topology and rules to run Faultline on it with.
+    Simulate {
+        /// Kafka bootstrap servers.
+        #[arg(long)]
+        brokers: String,
+        /// Seeds the fault schedule and all noise.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Pace the stream at this multiple of real time (default: as fast as possible).
+        #[arg(long)]
+        speed: Option<f64>,
+    },
     /// Print the default parameters of a detector as JSON (the shape rule files will take).
     Params {
         /// Detector name: ensemble, ewma, robust_z, seasonal or change_point.
@@ -48,6 +69,16 @@ enum Eval {
     /// Numenta Anomaly Benchmark: stream every file through a detector with one global
     /// configuration, write NAB's results layout, score with NAB's three profiles.
     Nab(NabArgs),
+    /// Root-cause analysis on a public dataset (nezha, rcd-sockshop or petshop); the last
+    /// line is a JSON object with `ac1`, `ac3`, `avg5` and the breakdowns.
+    Rca {
+        /// nezha, rcd-sockshop or petshop.
+        #[arg(long)]
+        dataset: String,
+        /// The dataset folder (default `../shared/datasets/<dataset>`).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -135,6 +166,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Eval(Eval::Nab(args)) => eval_nab(&args)?,
+        Command::Eval(Eval::Rca { dataset, data }) => {
+            let data = data.unwrap_or_else(|| PathBuf::from("../shared/datasets").join(&dataset));
+            let report = faultline_eval::rca(&dataset, &data, &mut std::io::stderr())?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Demo { seed } => {
+            crate::demo::demo(seed)?;
+        }
+        Command::Simulate {
+            brokers,
+            seed,
+            speed,
+        } => crate::demo::simulate(&brokers, seed, speed)?,
         Command::Params { detector } => {
             let spec = DetectorSpec::default_for(&detector)
                 .with_context(|| format!("unknown detector `{detector}`"))?;

@@ -8,9 +8,11 @@
 
 pub mod cli;
 mod delivery;
+pub mod demo;
 pub mod emit;
 pub mod eval;
 pub mod http;
+pub mod notify;
 pub mod pipeline;
 pub mod run;
 pub mod series;

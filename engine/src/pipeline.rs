@@ -14,6 +14,7 @@
 //! different point than in another run.)
 
 mod anomaly;
+mod incidents;
 mod judge;
 mod lifecycle;
 #[cfg(test)]
@@ -35,6 +36,7 @@ use crate::store::{Seq, Store, StoreError};
 use crate::telemetry::{self, DeadLetterReason, Latency, TopicCounters};
 
 pub use anomaly::Anomaly;
+pub use incidents::{Correlation, IncidentSink, display, parse_topology};
 
 /// Where an output goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,8 @@ pub struct InputTopic {
     pub kind: decode::Kind,
     /// How its records are encoded.
     pub format: decode::Format,
+    /// Carries topology edges (read by the pipeline itself, not the decoders).
+    pub topology: bool,
     counters: TopicCounters,
 }
 
@@ -99,10 +103,23 @@ impl InputTopic {
             name: name.into(),
             kind,
             format,
+            topology: false,
             counters: TopicCounters::new(name),
         }
     }
+
+    /// A topology topic (native JSON edges).
+    pub fn topology(name: &str) -> Self {
+        Self {
+            topology: true,
+            ..Self::new(name, decode::Kind::Events, decode::Format::NativeJson)
+        }
+    }
 }
+
+/// A metrics partition with no record for this long stops holding back the correlator's
+/// clock.
+const IDLE_AFTER: Duration = Duration::from_secs(30);
 
 /// Per-partition position.
 #[derive(Debug)]
@@ -112,6 +129,8 @@ struct PartitionState {
     /// Outputs at or before this were delivered before a restart: a replay skips them.
     replay_until: Option<Seq>,
     offset_gauge: Gauge,
+    /// Latest sample event time read from it (metrics topics), and when (wall clock).
+    latest: Option<(i64, Instant)>,
 }
 
 /// A Kafka record as the pipeline sees it.
@@ -183,6 +202,8 @@ pub struct Pipeline<S: Sink> {
     meters: Meters,
     /// Reused for anomaly and dead-letter payloads.
     buf: Vec<u8>,
+    /// Anomalies, changes and topology into incidents.
+    correlation: Correlation,
 }
 
 /// Outcome of processing one record.
@@ -197,8 +218,14 @@ pub struct Processed {
 }
 
 impl<S: Sink> Pipeline<S> {
-    /// A pipeline over `topics` (indexed by [`PartitionId::topic`]).
+    /// A pipeline over `topics` (indexed by [`PartitionId::topic`]). The correlator starts
+    /// from the store's last checkpoint; its updates are discarded until
+    /// [`Pipeline::set_incident_sink`] names where they go.
     pub fn new(config: Arc<Config>, topics: Vec<InputTopic>, store: Arc<Store>, sink: S) -> Self {
+        let correlation = Correlation::new(
+            restore_correlator(&config, &store),
+            Box::new(incidents::Discard),
+        );
         let fingerprints = std::iter::once(config.rule(RouteId::DEFAULT))
             .chain(config.rules.iter().map(|r| &r.compiled))
             .map(|r| (r.name.clone(), fingerprint(r)))
@@ -218,7 +245,18 @@ impl<S: Sink> Pipeline<S> {
             latency: Latency::new(),
             meters: Meters::new(),
             buf: Vec::with_capacity(1024),
+            correlation,
         }
+    }
+
+    /// Where incident updates are recorded (the outbox).
+    pub fn set_incident_sink(&mut self, sink: Box<dyn IncidentSink>) {
+        self.correlation.set_sink(sink);
+    }
+
+    /// The correlation stage (for tests).
+    pub fn correlation(&self) -> &Correlation {
+        &self.correlation
     }
 
     /// The configured input topics.
@@ -258,6 +296,9 @@ impl<S: Sink> Pipeline<S> {
             return done;
         }
         let topic = &self.topics[usize::from(record.pid.topic)];
+        if topic.topology {
+            return self.process_topology(record);
+        }
         let (kind, format) = (topic.kind, topic.format);
         let mut index = 0u32;
         let mut items = Vec::new();
@@ -271,6 +312,7 @@ impl<S: Sink> Pipeline<S> {
             .map_err(|e| (DeadLetterReason::Decode, e.to_string())),
         };
         let mut skewed = false;
+        let mut latest = i64::MIN;
         if decoded.is_ok() {
             for (i, item) in items.iter().enumerate() {
                 match item {
@@ -281,13 +323,21 @@ impl<S: Sink> Pipeline<S> {
                             continue;
                         }
                         done.samples += 1;
+                        latest = latest.max(sample.at.as_millis());
                         done.anomalies += self.observe(record, sample, &mut index);
                     }
                     Item::Log(_) => self.meters.logs.increment(1),
-                    Item::Event(_) => self.meters.events.increment(1),
+                    Item::Event(ev) => {
+                        self.meters.events.increment(1);
+                        latest = latest.max(ev.at.as_millis());
+                        self.correlation.change(ev);
+                    }
                 }
             }
             self.meters.metrics.increment(done.samples as u64);
+            if latest > i64::MIN && kind == decode::Kind::Metrics {
+                self.watermark(record.pid, latest);
+            }
         }
         let topic = &self.topics[usize::from(record.pid.topic)];
         match decoded {
@@ -374,9 +424,6 @@ impl<S: Sink> Pipeline<S> {
                 index: *index,
             };
             *index += 1;
-            if already_delivered(&self.parts, &self.meters, record.pid, seq) {
-                continue;
-            }
             let entity = self.config.entity(series.route, series.key.label_pairs());
             let anomaly = Anomaly {
                 series: &series.key,
@@ -390,6 +437,11 @@ impl<S: Sink> Pipeline<S> {
                 partition: record.pid.partition,
                 offset: record.offset,
             };
+            // The correlator sees re-derived anomalies too (see `incidents`).
+            self.correlation.anomaly(&anomaly);
+            if already_delivered(&self.parts, &self.meters, record.pid, seq) {
+                continue;
+            }
             self.buf.clear();
             let key = anomaly.write_json(&mut self.buf);
             self.meters.anomalies[severity_index(rule)].increment(1);
@@ -447,8 +499,65 @@ impl<S: Sink> Pipeline<S> {
         );
     }
 
+    /// Moves the correlator's clock to the low watermark of the metrics partitions: the
+    /// least latest event time among those that had data in the last [`IDLE_AFTER`] (wall
+    /// clock). A partition running ahead must not resolve incidents that a lagging one is
+    /// still feeding; one gone quiet must not hold everything back.
+    fn watermark(&mut self, pid: PartitionId, latest: i64) {
+        let now = Instant::now();
+        let Some(part) = self.parts.get_mut(&pid) else {
+            return;
+        };
+        let before = part.latest.map(|(t, _)| t);
+        part.latest = Some((before.map_or(latest, |b| b.max(latest)), now));
+        if before.is_some_and(|b| latest < b.saturating_add(1_000)) {
+            return;
+        }
+        let low = self
+            .parts
+            .values()
+            .filter_map(|p| p.latest)
+            .filter(|(_, seen)| now.duration_since(*seen) <= IDLE_AFTER)
+            .map(|(t, _)| t)
+            .min();
+        if let Some(low) = low {
+            self.correlation.clock(low);
+        }
+    }
+
+    /// A record of a topology topic: edges into the correlator, or the dead-letter topic.
+    fn process_topology(&mut self, record: Record<'_>) -> Processed {
+        let mut done = Processed::default();
+        let parsed = match record.payload {
+            None | Some([]) => Err((DeadLetterReason::Empty, "record has no payload".to_owned())),
+            Some(p) => {
+                parse_topology(p, record.timestamp).map_err(|e| (DeadLetterReason::Decode, e))
+            }
+        };
+        let topic = &self.topics[usize::from(record.pid.topic)];
+        match parsed {
+            Ok(updates) => {
+                topic.counters.ok.increment(1);
+                for u in &updates {
+                    self.correlation.topology(u);
+                }
+            }
+            Err((reason, message)) => {
+                topic.counters.dead_letter.increment(1);
+                self.dead_letter(record, reason, &message, 0);
+                done.dead_lettered = true;
+            }
+        }
+        if let Some(part) = self.parts.get_mut(&record.pid) {
+            part.next_offset = Some(record.offset + 1);
+            part.offset_gauge.set((record.offset + 1) as f64);
+        }
+        done
+    }
+
     /// Re-sends failed outputs and publishes the periodic gauges.
     pub fn tick(&mut self) {
+        self.correlation.settled();
         self.sink.retry();
         self.publish_gauges();
         self.latency.publish();
@@ -458,6 +567,26 @@ impl<S: Sink> Pipeline<S> {
         self.meters.series.set(self.table.len() as f64);
         self.meters.series_bytes.set(self.table.bytes() as f64);
     }
+}
+
+/// The correlator from config, with the state of the last checkpoint if it restores.
+fn restore_correlator(config: &Config, store: &Store) -> faultline_correlator::Correlator {
+    let settings = faultline_correlator::Settings {
+        clock_follows_inputs: false,
+        ..config.correlator.clone()
+    };
+    let mut c = faultline_correlator::Correlator::new(config.topology.build(), settings);
+    match store.correlator() {
+        Ok(None) => {}
+        Ok(Some(bytes)) => {
+            // A failed restore leaves the correlator as built.
+            if let Err(e) = c.restore(&bytes) {
+                warn!("stored correlator state does not restore; starting without incidents: {e}");
+            }
+        }
+        Err(e) => warn!("reading the correlator state failed; starting without incidents: {e}"),
+    }
+    c
 }
 
 /// Whether output `seq` of `pid` was delivered before a restart (a replay re-derived it);

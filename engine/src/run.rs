@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use faultline_config::{Config, LogFormat, TopicFormat, TopicKind};
@@ -14,7 +15,8 @@ use rdkafka::producer::DefaultProducerContext;
 use tracing::info;
 
 use crate::emit::KafkaSink;
-use crate::pipeline::{InputTopic, Pipeline};
+use crate::notify::{Outbox, ReceiverKind, ReceiverSpec};
+use crate::pipeline::{IncidentSink, InputTopic, Pipeline};
 use crate::source::Source;
 use crate::store::Store;
 use crate::{http, telemetry};
@@ -57,7 +59,7 @@ fn kind(k: TopicKind) -> decode::Kind {
     match k {
         TopicKind::Metrics => decode::Kind::Metrics,
         TopicKind::Logs => decode::Kind::Logs,
-        TopicKind::Events => decode::Kind::Events,
+        TopicKind::Events | TopicKind::Topology => decode::Kind::Events,
     }
 }
 
@@ -70,12 +72,16 @@ fn format(f: TopicFormat) -> decode::Format {
 }
 
 /// Starts librdkafka's mock cluster with the configured topics; returns it and its address.
-fn embedded_broker(
+pub(crate) fn embedded_broker(
     config: &Config,
 ) -> anyhow::Result<(MockCluster<'static, DefaultProducerContext>, String)> {
     let cluster = MockCluster::new(1).context("starting the embedded Kafka broker")?;
     let k = &config.kafka;
-    let outputs = [(&k.anomalies_topic, 1), (&k.dead_letter_topic, 1)];
+    let outputs = [
+        (&k.anomalies_topic, 1),
+        (&k.dead_letter_topic, 1),
+        (&k.incidents_topic, 1),
+    ];
     for (name, partitions) in k
         .topics
         .iter()
@@ -90,8 +96,67 @@ fn embedded_broker(
     Ok((cluster, bootstrap))
 }
 
+/// How a caller in the same process (the demo) steers and watches a run.
+#[derive(Debug, Clone, Default)]
+pub struct Hooks {
+    /// Set to stop (besides SIGINT and SIGTERM).
+    pub stop: Arc<AtomicBool>,
+    /// Counts the records processed.
+    pub processed: Arc<AtomicU64>,
+    /// Set once the outbox holds no undelivered update (refreshed every 100 ms).
+    pub notified: Arc<AtomicBool>,
+}
+
+impl IncidentSink for Outbox {
+    fn enqueue(&mut self, updates: &[faultline_correlator::IncidentUpdate]) -> anyhow::Result<()> {
+        Outbox::enqueue(self, updates)?;
+        Ok(())
+    }
+}
+
+/// The receivers of incident updates: the configured webhooks and the incidents topic.
+fn receivers(config: &Config) -> Vec<ReceiverSpec> {
+    use faultline_config::ReceiverType;
+    let mut out: Vec<ReceiverSpec> = config
+        .receivers
+        .iter()
+        .map(|r| {
+            let kind = match r.kind {
+                ReceiverType::Native => ReceiverKind::Native,
+                ReceiverType::Alertmanager => ReceiverKind::Alertmanager,
+                ReceiverType::Pagerduty => ReceiverKind::PagerDuty {
+                    routing_key: r.routing_key.clone().unwrap_or_default(),
+                },
+                ReceiverType::Slack => ReceiverKind::Slack,
+            };
+            ReceiverSpec {
+                secret: r.secret.clone(),
+                timeout: r.timeout,
+                max_backoff: r.max_backoff,
+                min_severity: r.min_severity.into(),
+                headers: r.headers.clone(),
+                external_url: r.external_url.clone(),
+                ..ReceiverSpec::new(&r.name, kind, Some(r.url.clone()))
+            }
+        })
+        .collect();
+    out.push(ReceiverSpec::new(
+        "kafka",
+        ReceiverKind::Kafka {
+            topic: config.kafka.incidents_topic.clone(),
+        },
+        None,
+    ));
+    out
+}
+
 /// Runs the engine until SIGINT or SIGTERM.
 pub fn run(config: Config) -> anyhow::Result<()> {
+    run_with(config, Hooks::default())
+}
+
+/// Runs the engine until SIGINT, SIGTERM or `hooks.stop`.
+pub fn run_with(config: Config, hooks: Hooks) -> anyhow::Result<()> {
     telemetry::init_tracing(config.log.format == LogFormat::Json, &config.log.level);
     let prometheus = telemetry::install_prometheus()?;
 
@@ -131,19 +196,39 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .kafka
         .topics
         .iter()
-        .map(|t| InputTopic::new(&t.name, kind(t.kind), format(t.format)))
+        .map(|t| match t.kind {
+            TopicKind::Topology => InputTopic::topology(&t.name),
+            k => InputTopic::new(&t.name, kind(k), format(t.format)),
+        })
         .collect();
-    let config = Arc::new(config);
-    let pipeline = Pipeline::new(config.clone(), topics, store, sink);
-
-    let ready = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("faultline-http")
+        .worker_threads(2)
+        .thread_name("faultline-io")
         .enable_all()
         .build()
         .context("starting the HTTP runtime")?;
+    let outbox = Outbox::start(
+        store.db().clone(),
+        receivers(&config),
+        Some(client.clone()),
+        runtime.handle().clone(),
+    )
+    .context("starting incident delivery")?;
+    let config = Arc::new(config);
+    let mut pipeline = Pipeline::new(config.clone(), topics, store, sink);
+    pipeline.set_incident_sink(Box::new(outbox.clone()));
+    {
+        let (outbox, notified, stop) = (outbox.clone(), hooks.notified.clone(), hooks.stop.clone());
+        runtime.spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                notified.store(outbox.pending() == 0, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+    }
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let stop = hooks.stop.clone();
     let addr = runtime
         .block_on(http::serve(config.http.listen, prometheus, ready.clone()))
         .with_context(|| format!("binding the HTTP listener on {}", config.http.listen))?;
@@ -157,11 +242,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         config.state.checkpoint_interval,
         ready,
     )
-    .context("creating the Kafka consumer")?;
+    .context("creating the Kafka consumer")?
+    .with_progress(hooks.processed.clone());
     info!(brokers = %brokers, topics = config.kafka.topics.len(), "consuming");
-    source.run(&stop)?;
+    let result = source.run(&stop);
+    outbox.shutdown(Duration::from_secs(5));
     info!("stopped");
-    Ok(())
+    result
 }
 
 async fn signals(stop: Arc<AtomicBool>) {

@@ -183,6 +183,7 @@ pub struct Source {
     consumer: BaseConsumer<SourceContext>,
     pipeline: Arc<SharedPipeline>,
     checkpoint_interval: Duration,
+    processed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Source {
@@ -233,7 +234,14 @@ impl Source {
             consumer,
             pipeline,
             checkpoint_interval,
+            processed: Arc::default(),
         })
+    }
+
+    /// Counts processed records into `counter`.
+    pub fn with_progress(mut self, counter: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.processed = counter;
+        self
     }
 
     /// Consumes until `stop` is set, then checkpoints and leaves the group.
@@ -266,6 +274,7 @@ impl Source {
                             timestamp,
                             received,
                         });
+                        self.processed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }

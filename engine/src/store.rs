@@ -13,14 +13,20 @@
 //! - `o\0<topic>\0<partition u32 BE>` → next offset (i64 BE)
 //! - `d\0<topic>\0<partition u32 BE>` → delivery watermark (offset i64 BE, index u32 BE)
 //! - `s\0<topic>\0<partition u32 BE><slot u64 BE>` → a stored series (see [`StoredSeries`])
+//! - `c\0correlator` → the correlator's snapshot (written in the same checkpoint batch)
+//! - `n\0…` → the notification outbox and its markers (see `crate::notify`)
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rocksdb::{DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::series::{Pending, SeriesKey};
+
+/// Key of the correlator's snapshot (one per store: the correlator sees every partition).
+const CORRELATOR_KEY: &[u8] = b"c\0correlator";
 
 /// Layout version of [`StoredSeries`] records; bumped when the layout changes.
 const SERIES_FORMAT: u8 = 1;
@@ -161,6 +167,11 @@ impl Checkpoint {
             .put(partition_key(b'o', topic, partition), next.to_be_bytes());
     }
 
+    /// Stores the correlator's state (incidents, remembered changes, learned edges).
+    pub fn put_correlator(&mut self, snapshot: &[u8]) {
+        self.batch.put(CORRELATOR_KEY, snapshot);
+    }
+
     /// Series written so far.
     pub fn series(&self) -> usize {
         self.series
@@ -176,7 +187,8 @@ impl Checkpoint {
 /// pipeline writes checkpoints.
 #[derive(Debug)]
 pub struct Store {
-    db: DB,
+    /// Shared so the notification outbox can keep its own keys in the same database.
+    db: Arc<DB>,
 }
 
 impl Store {
@@ -188,7 +200,13 @@ impl Store {
         // Detector state is small and hot; keep the memtable modest.
         opts.set_write_buffer_size(32 << 20);
         let db = DB::open(&opts, dir).map_err(rocks("open"))?;
-        Ok(Self { db })
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// The underlying database, for modules that keep their own key prefix in it (the
+    /// notification outbox uses `n\0`).
+    pub fn db(&self) -> &Arc<DB> {
+        &self.db
     }
 
     /// Writes a checkpoint atomically with a synced WAL.
@@ -215,6 +233,13 @@ impl Store {
                 })
         })
         .transpose()
+    }
+
+    /// The correlator's snapshot from the last checkpoint, if any.
+    pub fn correlator(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db
+            .get(CORRELATOR_KEY)
+            .map_err(rocks("correlator read"))
     }
 
     /// The delivery watermark of a partition: every output at or before it was delivered.

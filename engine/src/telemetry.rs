@@ -52,6 +52,8 @@ pub const PARTITIONS: &str = "faultline_partitions_assigned";
 pub const LATENCY: &str = "faultline_record_latency_seconds";
 /// Kafka client errors reported by librdkafka.
 pub const KAFKA_ERRORS: &str = "faultline_kafka_errors_total";
+/// Incident updates the correlator derived and the outbox recorded.
+pub const INCIDENT_UPDATES: &str = "faultline_incident_updates_total";
 
 /// Installs the process-wide Prometheus recorder and returns the handle `/metrics` renders.
 pub fn install_prometheus() -> anyhow::Result<PrometheusHandle> {
@@ -63,6 +65,10 @@ pub fn install_prometheus() -> anyhow::Result<PrometheusHandle> {
 fn describe() {
     use metrics::{describe_counter, describe_gauge};
     describe_counter!(RECORDS, "Kafka records read, by topic and outcome");
+    describe_counter!(
+        INCIDENT_UPDATES,
+        "Incident updates the correlator derived and the outbox recorded"
+    );
     describe_counter!(SAMPLES, "Items decoded from records, by kind");
     describe_counter!(
         DEAD_LETTERS,
@@ -227,4 +233,36 @@ pub fn init_tracing(json: bool, level: &str) {
     } else {
         let _ = builder.try_init();
     }
+}
+
+/// Notification attempts by receiver, outcome (`delivered`, `failed`, `retried`) and reason
+/// (closed sets: `ok`; `client_error`, `unexpected_status`, `request`, `format`,
+/// `kafka_rejected`; `connect`, `timeout`, `throttled`, `request_timeout`, `server_error`,
+/// `transport`, `kafka`, `internal`).
+pub const NOTIFY_ATTEMPTS: &str = "faultline_notify_attempts_total";
+/// Incident updates not queued for a receiver, by receiver and reason (`duplicate`: already
+/// recorded, e.g. re-derived by a replay; `below_min_severity`).
+pub const NOTIFY_SKIPPED: &str = "faultline_notify_skipped_total";
+/// Undelivered notification outbox entries, by receiver.
+pub const NOTIFY_PENDING: &str = "faultline_notify_pending";
+/// Seconds from enqueue to acknowledgement of a notification, by receiver.
+pub const NOTIFY_LATENCY: &str = "faultline_notify_delivery_seconds";
+
+/// Describes the notification metrics (called when the outbox starts).
+pub fn describe_notify() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        NOTIFY_ATTEMPTS,
+        "Notification attempts, by receiver, outcome and reason"
+    );
+    describe_counter!(
+        NOTIFY_SKIPPED,
+        "Incident updates not queued for a receiver, by reason"
+    );
+    describe_gauge!(NOTIFY_PENDING, "Undelivered notification outbox entries");
+    describe_histogram!(
+        NOTIFY_LATENCY,
+        metrics::Unit::Seconds,
+        "Enqueue to acknowledgement latency of notifications"
+    );
 }

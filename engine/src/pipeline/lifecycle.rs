@@ -51,6 +51,7 @@ impl<S: Sink> Pipeline<S> {
                 next_offset: offset,
                 replay_until: delivered,
                 offset_gauge,
+                latest: None,
             },
         );
         self.sink.watch(pid, &topic, partition, delivered);
@@ -105,6 +106,11 @@ impl<S: Sink> Pipeline<S> {
     /// outputs are still undelivered (the next one will try again).
     pub fn checkpoint(&mut self) -> Result<bool, PipelineError> {
         let started = Instant::now();
+        if !self.correlation.settled() {
+            counter!(telemetry::CHECKPOINTS_SKIPPED).increment(1);
+            warn!("checkpoint skipped: incident updates not yet recorded");
+            return Ok(false);
+        }
         if !self.sink.flush(Duration::from_secs(30)) {
             counter!(telemetry::CHECKPOINTS_SKIPPED).increment(1);
             warn!("checkpoint skipped: outputs still undelivered");
@@ -146,6 +152,7 @@ impl<S: Sink> Pipeline<S> {
                 cp.put_offset(&topic, pid.partition, next);
             }
         }
+        cp.put_correlator(&self.correlation.correlator().snapshot());
         let written = cp.series();
         self.store.commit(cp)?;
         counter!(telemetry::CHECKPOINTS).increment(1);

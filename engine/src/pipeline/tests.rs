@@ -256,3 +256,131 @@ fn records_before_the_resume_offset_are_ignored() {
     assert_eq!(feed(&mut p, 0, 5, payload).samples, 0, "redelivered");
     assert_eq!(feed(&mut p, 0, 3, payload).samples, 0, "older");
 }
+
+type Updates = Arc<std::sync::Mutex<Vec<faultline_correlator::IncidentUpdate>>>;
+
+/// A config whose services `svc0` → `svc1` are one call apart, notifying at once.
+fn correlated_config() -> Config {
+    let yaml = "topology:\n  edges:\n    - {from: svc0, to: svc1}\ncorrelator: {group_wait: 0s, group_interval: 1m, quiet_period: 10m}\nrules:\n  - {name: cpu, match: {metric: cpu}, direction: up, severity: critical}\n";
+    faultline_config::load_str("t.yaml", yaml).unwrap()
+}
+
+fn with_updates(mut p: Pipeline<MemorySink>) -> (Pipeline<MemorySink>, Updates) {
+    let updates = Updates::default();
+    p.set_incident_sink(Box::new(updates.clone()));
+    (p, updates)
+}
+
+#[test]
+fn anomalies_of_neighbouring_services_become_one_incident_that_a_replay_rederives() {
+    let input: Vec<Vec<Vec<u8>>> = (0..2).map(|p| records(p, 3000, 20, 2000)).collect();
+    let n = input[0].len();
+
+    let dir_a = tempfile::tempdir().unwrap();
+    let (mut a, reference) = with_updates(pipeline(correlated_config(), dir_a.path()));
+    a.assign(pid(0), 0).unwrap();
+    a.assign(pid(1), 1).unwrap();
+    interleave(&mut a, &input, 0..n);
+    let reference = reference.lock().unwrap().clone();
+    let spike = reference
+        .iter()
+        .find(|u| u.opened_at == 1_700_120_000_000)
+        .unwrap_or_else(|| panic!("an incident opens at the spike: {reference:#?}"));
+    let revisions: Vec<_> = reference
+        .iter()
+        .filter(|u| u.incident_id == spike.incident_id)
+        .collect();
+    let last = revisions.last().unwrap();
+    assert_eq!(
+        last.entities,
+        ["svc0", "svc1"],
+        "both spikes in one incident"
+    );
+    assert_eq!(last.severity, faultline_correlator::Severity::Critical);
+    assert!(
+        revisions
+            .iter()
+            .enumerate()
+            .all(|(i, u)| u.revision == i as u32 + 1),
+        "revisions 1, 2, ...: {revisions:#?}"
+    );
+    assert!(
+        revisions
+            .iter()
+            .any(|u| u.status == faultline_correlator::Status::Resolved),
+        "it resolves once quiet"
+    );
+
+    // Crash after a checkpoint, past the spike; the replay re-derives the same updates.
+    let dir_b = tempfile::tempdir().unwrap();
+    let mut seen = {
+        let (mut b, u) = with_updates(pipeline(correlated_config(), dir_b.path()));
+        b.assign(pid(0), 0).unwrap();
+        b.assign(pid(1), 1).unwrap();
+        interleave(&mut b, &input, 0..99);
+        assert!(b.checkpoint().unwrap());
+        interleave(&mut b, &input, 99..110);
+        u.lock().unwrap().clone()
+    };
+    let (mut b, u) = with_updates(pipeline(correlated_config(), dir_b.path()));
+    b.assign(pid(0), 0).unwrap();
+    b.assign(pid(1), 1).unwrap();
+    interleave(&mut b, &input, 99..n);
+    seen.extend(u.lock().unwrap().iter().cloned());
+    // What an outbox keeps: the first of each idempotency key.
+    let mut kept: Vec<faultline_correlator::IncidentUpdate> = Vec::new();
+    for update in seen {
+        match kept
+            .iter()
+            .find(|k| k.idempotency_key() == update.idempotency_key())
+        {
+            Some(k) => assert_eq!(k, &update, "a re-derived revision is identical"),
+            None => kept.push(update),
+        }
+    }
+    assert_eq!(kept, reference);
+}
+
+#[test]
+fn topology_records_add_edges_and_bad_ones_are_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let topics = vec![InputTopic::topology("topology")];
+    let mut p = Pipeline::new(
+        Arc::new(Config::default()),
+        topics,
+        store,
+        MemorySink::default(),
+    );
+    p.assign(pid(0), 0).unwrap();
+    let rec = |offset, payload: &'static [u8]| Record {
+        pid: pid(0),
+        offset,
+        key: None,
+        payload: Some(payload),
+        timestamp: Some(1_700_000_000_000),
+        received: Instant::now(),
+    };
+    let ok = p.process(rec(
+        0,
+        br#"[{"from":"a","to":"b","ttl":"10m"},{"from":"b","to":"h1","kind":"runs_on"}]"#,
+    ));
+    assert!(!ok.dead_lettered);
+    let t = p.correlation().correlator().topology();
+    assert_eq!(t.distance("a", "h1", 2), Some(2));
+    for bad in [
+        &br#"{"from":"a"}"#[..],
+        br#"{"from":"a","to":"a"}"#,
+        br#"{"from":"a","to":"b","ttl":"soon"}"#,
+        br#"{"from":"a","to":"b","colour":"red"}"#,
+        b"not json",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = p.process(rec(bad.0 as i64 + 1, bad.1));
+        assert!(r.dead_lettered, "{}", String::from_utf8_lossy(bad.1));
+    }
+    assert_eq!(p.sink.out.len(), 5);
+    assert_eq!(p.positions(), vec![(pid(0), 6)]);
+}
