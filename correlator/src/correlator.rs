@@ -53,6 +53,8 @@ pub struct Correlator {
     next_edge_expiry: Option<Millis>,
     /// Signals dropped because an incident opened by them would already be quiet.
     late: u64,
+    /// Signals ignored for going the good way.
+    good_way: u64,
 }
 
 impl Correlator {
@@ -69,6 +71,7 @@ impl Correlator {
             next_due: Millis::MAX,
             next_edge_expiry,
             late: 0,
+            good_way: 0,
         }
     }
 
@@ -99,6 +102,11 @@ impl Correlator {
     /// already gone quiet.
     pub fn late_signals(&self) -> u64 {
         self.late
+    }
+
+    /// Signals ignored because they went against their metric's bad direction.
+    pub fn good_way_signals(&self) -> u64 {
+        self.good_way
     }
 
     /// A learned topology edge (topology topic). Also advances the clock to `u.at`; timers
@@ -132,6 +140,12 @@ impl Correlator {
     pub fn signal(&mut self, s: Signal, out: &mut Vec<IncidentUpdate>) {
         if self.settings.clock_follows_inputs {
             self.advance_to(s.at, out);
+        }
+        // Against the metric's bad direction (latency dropping, success rate rising): an
+        // anomaly worth publishing, not a symptom of an incident.
+        if !s.is_bad_way() {
+            self.good_way += 1;
+            return;
         }
         if !self.seen.insert(xxh3_64(s.id.as_bytes())) {
             return;

@@ -547,3 +547,20 @@ fn with_a_driven_clock_an_early_input_does_not_resolve_what_a_late_one_still_fee
     f.sig(sig("3", "frontend", "latency", 5 * S, 20.0));
     assert_eq!(f.c.late_signals(), 1);
 }
+
+#[test]
+fn anomalies_the_good_way_never_become_incidents() {
+    let mut r = Run::new(settings());
+    let mut faster = sig("1", "cart", "latency", 0, -5.0);
+    faster.up = false;
+    assert!(r.sig(faster.clone()).is_empty());
+    assert!(r.at(600 * S).is_empty(), "nothing opens");
+    assert_eq!(r.c.good_way_signals(), 1);
+    assert_eq!(r.c.open_incidents(), 0);
+    // Declared `both`, the same drop is a symptom.
+    faster.bad = Bad::Both;
+    faster.id = "2".into();
+    faster.at = 601 * S;
+    r.sig(faster);
+    assert_eq!(r.c.open_incidents(), 1);
+}
