@@ -14,8 +14,8 @@ use globset::{Glob, GlobMatcher};
 use regex::Regex;
 
 use crate::config::{
-    BadDirection, CompiledRule, HttpConfig, IngestConfig, KafkaConfig, LogConfig, LogFormat,
-    RuleDefaults, Severity, StateConfig, TopicConfig, TopicFormat, TopicKind,
+    Bad, CompiledRule, HttpConfig, IngestConfig, KafkaConfig, LogConfig, LogFormat, RuleDefaults,
+    Severity, StateConfig, TopicConfig, TopicFormat, TopicKind,
 };
 use crate::detector::{self, DetectorEntry};
 use crate::diagnostics::{Loc, Located, Report};
@@ -388,7 +388,7 @@ pub(crate) fn defaults(section: Option<DefaultsSection>, r: &mut Report<'_>) -> 
             Some(labels) => entity_labels(labels, r),
             None => DEFAULT_ENTITY_LABELS.map(String::from).to_vec(),
         },
-        direction: s.direction.unwrap_or(BadDirection::Both),
+        direction: s.direction.unwrap_or(Bad::Both),
     };
     Defaults {
         rule: RuleDefaults { compiled },

@@ -172,40 +172,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// How urgent an anomaly is, as reported with it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Worth a look.
-    Info,
-    /// Needs attention.
-    Warning,
-    /// Needs attention now.
-    Critical,
-}
-
-impl Severity {
-    /// The name used in files and on the anomalies topic.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Critical => "critical",
-        }
-    }
-}
+pub use faultline_correlator::{Bad, Severity};
 
 /// What a series gets: its detectors and how their verdicts are reported.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,39 +190,7 @@ pub struct CompiledRule {
     /// Labels naming the entity, in order of preference.
     pub entity_labels: Vec<String>,
     /// Which way is bad for these metrics.
-    pub direction: BadDirection,
-}
-
-/// Which way a metric goes when things are bad.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BadDirection {
-    /// Higher is worse: latency, errors, saturation.
-    Up,
-    /// Lower is worse: success rate, throughput.
-    Down,
-    /// Either way.
-    Both,
-}
-
-impl From<BadDirection> for faultline_correlator::Bad {
-    fn from(d: BadDirection) -> Self {
-        match d {
-            BadDirection::Up => Self::Up,
-            BadDirection::Down => Self::Down,
-            BadDirection::Both => Self::Both,
-        }
-    }
-}
-
-impl From<Severity> for faultline_correlator::Severity {
-    fn from(s: Severity) -> Self {
-        match s {
-            Severity::Info => Self::Info,
-            Severity::Warning => Self::Warning,
-            Severity::Critical => Self::Critical,
-        }
-    }
+    pub direction: Bad,
 }
 
 /// `topology:` after validation.

@@ -38,9 +38,9 @@ mod schema;
 mod units;
 
 pub use config::{
-    BadDirection, CompiledRule, Config, HttpConfig, IngestConfig, KafkaConfig, LogConfig,
-    LogFormat, ReceiverConfig, ReceiverType, Rule, RuleDefaults, Severity, StateConfig,
-    TopicConfig, TopicFormat, TopicKind, TopologyConfig,
+    Bad, CompiledRule, Config, HttpConfig, IngestConfig, KafkaConfig, LogConfig, LogFormat,
+    ReceiverConfig, ReceiverType, Rule, RuleDefaults, Severity, StateConfig, TopicConfig,
+    TopicFormat, TopicKind, TopologyConfig,
 };
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use faultline_detectors::DetectorSpec;

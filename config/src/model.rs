@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::config::{BadDirection, LogFormat, Severity, TopicFormat, TopicKind};
+use crate::config::{Bad, LogFormat, Severity, TopicFormat, TopicKind};
 use crate::detector::DetectorEntry;
 use crate::diagnostics::Located;
 use crate::incidents::{CorrelatorSection, ReceiverModel, TopologySection};
@@ -178,7 +178,7 @@ pub(crate) struct DefaultsSection {
     /// Which way the metric goes when things are bad: `up` (latency, errors, saturation),
     /// `down` (success rate, throughput) or `both`. Root-cause ranking counts only
     /// deviations the bad way. Default `both`.
-    pub direction: Option<BadDirection>,
+    pub direction: Option<Bad>,
     /// Labels that name the entity a series belongs to, for correlating anomalies; the first
     /// one the series has is used. Default `[service, host, pod]`.
     pub entity_labels: Option<Vec<Located<String>>>,
@@ -204,7 +204,7 @@ pub(crate) struct RuleModel {
     /// `info`, `warning` or `critical`.
     pub severity: Option<Severity>,
     /// `up`, `down` or `both` (see `defaults.direction`).
-    pub direction: Option<BadDirection>,
+    pub direction: Option<Bad>,
     /// Labels naming the entity, in order of preference (see `defaults.entity_labels`).
     pub entity_labels: Option<Vec<Located<String>>>,
 }

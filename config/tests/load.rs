@@ -136,7 +136,7 @@ fn empty_file_gives_all_defaults() {
         assert_eq!(d.min_duration, Duration::ZERO);
         assert_eq!(d.severity, Severity::Warning);
         assert_eq!(d.entity_labels, ["service", "host", "pod"]);
-        assert_eq!(d.direction, faultline_config::BadDirection::Both);
+        assert_eq!(d.direction, faultline_config::Bad::Both);
         assert_eq!(
             d.detectors,
             [DetectorSpec::default_for("ensemble").unwrap()]
@@ -240,8 +240,5 @@ rules:
         c.receivers[1].headers,
         [("Authorization".to_owned(), "Bearer x".to_owned())]
     );
-    assert_eq!(
-        c.rules[0].compiled.direction,
-        faultline_config::BadDirection::Up
-    );
+    assert_eq!(c.rules[0].compiled.direction, faultline_config::Bad::Up);
 }

@@ -14,6 +14,7 @@ pub type Millis = i64;
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
 )]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Bad {
     /// Higher is worse.
@@ -29,19 +30,20 @@ pub enum Bad {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
 )]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
-    /// Informational.
-    Info,
     /// Worth a look.
+    Info,
+    /// Needs attention.
     #[default]
     Warning,
-    /// Page someone.
+    /// Needs attention now.
     Critical,
 }
 
 impl Severity {
-    /// Lower-case name.
+    /// The name used in files, payloads and on the anomalies topic.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Info => "info",
@@ -264,6 +266,26 @@ pub struct Member {
     pub detector: String,
     /// Rule.
     pub rule: String,
+}
+
+impl From<&Signal> for Member {
+    fn from(s: &Signal) -> Self {
+        Self {
+            id: s.id.clone(),
+            entity: s.entity.clone(),
+            series: s.series.clone(),
+            metric: s.metric.clone(),
+            at: s.at,
+            value: s.value,
+            lower: s.lower,
+            upper: s.upper,
+            up: s.up,
+            score: s.score,
+            magnitude: s.magnitude(),
+            detector: s.detector.clone(),
+            rule: s.rule.clone(),
+        }
+    }
 }
 
 /// One revision of one incident: what every sink receives.

@@ -133,7 +133,7 @@ fn receivers(config: &Config) -> Vec<ReceiverSpec> {
                 secret: r.secret.clone(),
                 timeout: r.timeout,
                 max_backoff: r.max_backoff,
-                min_severity: r.min_severity.into(),
+                min_severity: r.min_severity,
                 headers: r.headers.clone(),
                 external_url: r.external_url.clone(),
                 ..ReceiverSpec::new(&r.name, kind, Some(r.url.clone()))

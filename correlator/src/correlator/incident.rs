@@ -44,21 +44,7 @@ pub(super) struct Slot {
 impl Slot {
     fn of(s: &Signal) -> Self {
         Self {
-            member: Member {
-                id: s.id.clone(),
-                entity: s.entity.clone(),
-                series: s.series.clone(),
-                metric: s.metric.clone(),
-                at: s.at,
-                value: s.value,
-                lower: s.lower,
-                upper: s.upper,
-                up: s.up,
-                score: s.score,
-                magnitude: s.magnitude(),
-                detector: s.detector.clone(),
-                rule: s.rule.clone(),
-            },
+            member: Member::from(s),
             count: 1,
             severity: s.severity,
         }

@@ -135,8 +135,8 @@ impl Correlation {
             score: f.score,
             detector: a.detector.to_owned(),
             rule: a.rule.name.clone(),
-            bad: a.rule.direction.into(),
-            severity: a.rule.severity.into(),
+            bad: a.rule.direction,
+            severity: a.rule.severity,
         };
         let mut out = Vec::new();
         self.correlator.signal(signal, &mut out);
