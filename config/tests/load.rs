@@ -242,3 +242,24 @@ rules:
     );
     assert_eq!(c.rules[0].compiled.direction, faultline_config::Bad::Up);
 }
+
+/// The configuration reference in the README is a file the loader accepts.
+#[test]
+fn the_readme_example_loads() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md");
+    let section = &readme[readme
+        .find("## Configuration")
+        .expect("a Configuration section")..];
+    let start = section.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let yaml = &section[start..start + section[start..].find("```").expect("closed")];
+    let c = load_str("README.md", yaml).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.receivers.len(), 3);
+    assert_eq!(c.topology.edges.len(), 3);
+    assert_eq!(c.rules[0].compiled.direction, faultline_config::Bad::Up);
+    assert_eq!(
+        c.kafka.topics.last().map(|t| t.kind),
+        Some(TopicKind::Topology)
+    );
+}

@@ -3,6 +3,8 @@
 //!
 //! Everything runs on event time. The clock is the highest time any input carried (signals,
 //! changes, topology updates, watermarks via [`Correlator::advance`]); it never moves back.
+//! With `Settings::clock_follows_inputs` off (the engine, which reads partitions running
+//! ahead of one another) only [`Correlator::advance`] moves it, to a low watermark.
 //! Timers (`group_wait`, `group_interval`, quiet period, reopen window) fire when the clock
 //! passes them, at the clock's value: the same input sequence always yields the same updates,
 //! and a snapshot taken between two inputs continues exactly like the uninterrupted run. All

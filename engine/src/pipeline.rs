@@ -564,6 +564,8 @@ impl<S: Sink> Pipeline<S> {
     }
 
     fn publish_gauges(&self) {
+        metrics::gauge!(telemetry::INCIDENTS_OPEN)
+            .set(self.correlation.correlator().open_incidents() as f64);
         self.meters.series.set(self.table.len() as f64);
         self.meters.series_bytes.set(self.table.bytes() as f64);
     }

@@ -54,6 +54,8 @@ pub const LATENCY: &str = "faultline_record_latency_seconds";
 pub const KAFKA_ERRORS: &str = "faultline_kafka_errors_total";
 /// Incident updates the correlator derived and the outbox recorded.
 pub const INCIDENT_UPDATES: &str = "faultline_incident_updates_total";
+/// Incidents open in the correlator.
+pub const INCIDENTS_OPEN: &str = "faultline_incidents_open";
 
 /// Installs the process-wide Prometheus recorder and returns the handle `/metrics` renders.
 pub fn install_prometheus() -> anyhow::Result<PrometheusHandle> {
@@ -69,6 +71,7 @@ fn describe() {
         INCIDENT_UPDATES,
         "Incident updates the correlator derived and the outbox recorded"
     );
+    describe_gauge!(INCIDENTS_OPEN, "Incidents open in the correlator");
     describe_counter!(SAMPLES, "Items decoded from records, by kind");
     describe_counter!(
         DEAD_LETTERS,
