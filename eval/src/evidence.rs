@@ -94,21 +94,7 @@ impl SeriesMeta {
 
 /// The member an incident would hold for `s`.
 pub fn member(s: &Signal) -> Member {
-    Member {
-        id: s.id.clone(),
-        entity: s.entity.clone(),
-        series: s.series.clone(),
-        metric: s.metric.clone(),
-        at: s.at,
-        value: s.value,
-        lower: s.lower,
-        upper: s.upper,
-        up: s.up,
-        score: s.score,
-        magnitude: s.magnitude(),
-        detector: s.detector.clone(),
-        rule: s.rule.clone(),
-    }
+    Member::from(s)
 }
 
 /// Ranks the members by entity with `rank`, returning candidate entity names best first.

@@ -21,7 +21,10 @@
 //!   [`PERSIST`] points + `group_wait`).
 //!
 //! Detection: every watched family uses one robust z-score setting (median/MAD of the last
-//! 120 points, threshold 9) and signals only after [`PERSIST`] consecutive bad-way points.
+//! 120 points; threshold [`THRESHOLD`], per-edge latency [`EDGE_THRESHOLD`]; latency points
+//! must also be [`LATENCY_MIN_REL`] above the expected centre) and signals only after
+//! [`PERSIST`] consecutive bad-way points. The settings are global: one per metric family,
+//! the same for every service, edge, day and fault.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -46,6 +49,12 @@ pub const MATCH_WINDOW: Millis = 5 * 60_000;
 /// A series signals once it has been anomalous in its bad direction for this many
 /// consecutive points (an alert rule's `for: 3m` at Nezha's 1-minute step).
 pub const PERSIST: usize = 3;
+/// Robust z threshold (in MADs × 1.4826) of every pod and entry-service family.
+pub const THRESHOLD: f64 = 9.0;
+/// Robust z threshold of the per-edge latency families (see [`family`]).
+pub const EDGE_THRESHOLD: f64 = 30.0;
+/// Latency families count a point only 10% or more above the expected centre.
+pub const LATENCY_MIN_REL: f64 = 0.1;
 /// Faults last this long.
 pub const FAULT_DURATION: Millis = 3 * 60_000;
 
@@ -130,20 +139,47 @@ pub fn load_topology(data: &Path) -> Result<Topology> {
     Ok(t)
 }
 
-/// Which detector and bad direction watch a metric family; `None` = not watched (host-level
-/// metrics, the always-zero pod success rate, redundant columns).
-pub fn family(metric: &str) -> Option<(Bad, DetectorSpec)> {
-    let robust = DetectorSpec::RobustZ(RobustZParams {
+/// How one metric family is watched: the rule an SRE would write for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Which way is bad.
+    pub bad: Bad,
+    /// The detector, one setting per family.
+    pub spec: DetectorSpec,
+    /// A bad-way point counts only when it lies at least this fraction of the expected
+    /// centre beyond that centre (an alert rule's minimum change). Quantised latency
+    /// percentiles (a P95 stuck on one histogram bucket) have a band of zero width, where
+    /// any step up would otherwise be an "infinite" deviation.
+    pub min_rel: f64,
+}
+
+/// Robust z-score (median/MAD of the last 120 points) at `threshold`.
+fn robust(threshold: f64) -> DetectorSpec {
+    DetectorSpec::RobustZ(RobustZParams {
         window: 120,
-        threshold: 9.0,
+        threshold,
         warmup: 10,
-    });
+    })
+}
+
+/// Which rule watches a metric family; `None` = not watched (host-level metrics, the
+/// always-zero pod success rate, redundant columns).
+///
+/// Per-edge P50 latencies get a higher threshold ([`EDGE_THRESHOLD`]): they are heavy-tailed
+/// and bimodal in normal operation (checkout → currency sits near 5 ms three quarters of the
+/// time and at 20–70 ms otherwise, minute by minute), so a 9-MAD band calls every stretch
+/// of the upper mode an anomaly, while an injected network delay moves an edge by far more.
+pub fn family(metric: &str) -> Option<Rule> {
+    let rule = |bad, threshold, min_rel| Rule {
+        bad,
+        spec: robust(threshold),
+        min_rel,
+    };
     Some(match metric {
-        "CpuUsageRate(%)" => (Bad::Up, robust.clone()),
-        "PodServerLatencyP95(s)" => (Bad::Up, robust.clone()),
-        "SuccessRate(%)" => (Bad::Down, robust.clone()),
-        "LatencyP90(s)" => (Bad::Up, robust.clone()),
-        "edge_client_p50" | "edge_server_p50" => (Bad::Up, robust),
+        "CpuUsageRate(%)" => rule(Bad::Up, THRESHOLD, 0.0),
+        "SuccessRate(%)" => rule(Bad::Down, THRESHOLD, 0.0),
+        "PodServerLatencyP95(s)" | "LatencyP90(s)" => rule(Bad::Up, THRESHOLD, LATENCY_MIN_REL),
+        "edge_client_p50" | "edge_server_p50" => rule(Bad::Up, EDGE_THRESHOLD, LATENCY_MIN_REL),
         _ => return None,
     })
 }
@@ -231,7 +267,7 @@ pub fn load_series(data: &Path) -> Result<Vec<Series>> {
                 let Some((entity, metric, display)) = entity_of_col(col) else {
                     continue;
                 };
-                let Some((bad, _)) = family(&metric) else {
+                let Some(Rule { bad, .. }) = family(&metric) else {
                     continue;
                 };
                 let meta = SeriesMeta {
@@ -279,25 +315,18 @@ pub fn replay(series: &[Series], topology: Topology, settings: Settings) -> Vec<
         .flat_map(|(i, s)| s.points.iter().map(move |&(at, v)| (at, i, v)))
         .collect();
     events.sort_by_key(|e| (e.0, e.1));
-    let specs: Vec<DetectorSpec> = series
+    let rules: Vec<Rule> = series
         .iter()
-        .map(|s| {
-            family(&s.meta.metric)
-                .map(|f| f.1)
-                .expect("loaded series are watched")
-        })
+        .map(|s| family(&s.meta.metric).expect("loaded series are watched"))
         .collect();
-    let mut detectors: Vec<_> = specs.iter().map(DetectorSpec::build).collect();
+    let mut detectors: Vec<_> = rules.iter().map(|r| r.spec.build()).collect();
     let mut corr = Correlator::new(topology, settings);
     let mut out = Vec::new();
     // The current run of bad-way anomalies per series (the `for:` of an alert rule).
     let mut runs: Vec<Vec<Signal>> = vec![Vec::new(); series.len()];
     for (at, i, v) in events {
         corr.advance(at, &mut out);
-        let verdict = detectors[i].observe(EventTime::from_millis(at), v);
-        let now = series[i]
-            .meta
-            .bad_way_signal(at, v, &verdict, specs[i].name());
+        let now = judge(&rules[i], &mut detectors[i], &series[i].meta, at, v);
         match now {
             None => runs[i].clear(),
             Some(s) => {
@@ -315,6 +344,25 @@ pub fn replay(series: &[Series], topology: Topology, settings: Settings) -> Vec<
         .unwrap_or(0);
     corr.advance(end + 3_600_000, &mut out);
     out
+}
+
+/// One point through its series' rule: the bad-way signal, if any.
+fn judge(
+    rule: &Rule,
+    detector: &mut faultline_detectors::AnyDetector,
+    meta: &SeriesMeta,
+    at: Millis,
+    v: f64,
+) -> Option<Signal> {
+    let verdict = detector.observe(EventTime::from_millis(at), v);
+    let s = meta.bad_way_signal(at, v, &verdict, rule.spec.name())?;
+    let centre = (s.lower + s.upper) / 2.0;
+    let excess = if s.up {
+        s.value - centre
+    } else {
+        centre - s.value
+    };
+    (excess >= rule.min_rel * centre.abs()).then_some(s)
 }
 
 /// The latest [`PERSIST`] bad-way anomalies of a run as one signal: dated at the run's

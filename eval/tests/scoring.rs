@@ -26,3 +26,29 @@ fn position_median_and_quantile() {
     assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.25), Some(2.0));
     assert_eq!(quantile(&[0.0, 10.0], 0.75), Some(7.5));
 }
+
+#[test]
+fn petshop_client_views_are_their_service() {
+    use faultline_eval::petshop::entity_of;
+    assert_eq!(
+        entity_of("servi-searc.us-west-2.elb.amazonaws.com_remote"),
+        "PetSearch_AWS::ECS::Fargate"
+    );
+    assert_eq!(
+        entity_of("lambdastatusupdater_AWS::Lambda"),
+        "lambdastatusupdater_AWS::Lambda::Function"
+    );
+    assert_eq!(entity_of("amazon.com_remote"), "amazon.com_remote");
+}
+
+#[test]
+fn nezha_edges_use_the_higher_threshold_and_cpu_has_no_min_change() {
+    use faultline_eval::nezha::{EDGE_THRESHOLD, LATENCY_MIN_REL, family};
+    let edge = family("edge_client_p50").unwrap();
+    assert!(
+        matches!(edge.spec, faultline_detectors::DetectorSpec::RobustZ(p) if p.threshold == EDGE_THRESHOLD)
+    );
+    assert_eq!(edge.min_rel, LATENCY_MIN_REL);
+    assert_eq!(family("CpuUsageRate(%)").unwrap().min_rel, 0.0);
+    assert!(family("NodeCpuUsageRate(%)").is_none());
+}
