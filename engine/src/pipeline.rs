@@ -131,6 +131,10 @@ struct PartitionState {
     offset_gauge: Gauge,
     /// Latest sample event time read from it (metrics topics), and when (wall clock).
     latest: Option<(i64, Instant)>,
+    /// When it was assigned (wall clock).
+    assigned: Instant,
+    /// Records left to read, from the client's statistics (0 until reported).
+    lag: i64,
 }
 
 /// A Kafka record as the pipeline sees it.
@@ -499,10 +503,13 @@ impl<S: Sink> Pipeline<S> {
         );
     }
 
-    /// Moves the correlator's clock to the low watermark of the metrics partitions: the
-    /// least latest event time among those that had data in the last [`IDLE_AFTER`] (wall
-    /// clock). A partition running ahead must not resolve incidents that a lagging one is
-    /// still feeding; one gone quiet must not hold everything back.
+    /// Moves the correlator's clock to the low watermark of the metrics partitions. A
+    /// partition running ahead must not resolve incidents that a lagging one still feeds, so
+    /// the clock is the least latest event time among the partitions that hold it: those
+    /// with records still to read (consumer lag from the client's statistics), those read
+    /// from in the last [`IDLE_AFTER`], and those assigned in the last [`IDLE_AFTER`] that
+    /// have not delivered a record yet (which hold it where it is). A partition gone quiet
+    /// with nothing left to read stops holding it.
     fn watermark(&mut self, pid: PartitionId, latest: i64) {
         let now = Instant::now();
         let Some(part) = self.parts.get_mut(&pid) else {
@@ -513,15 +520,33 @@ impl<S: Sink> Pipeline<S> {
         if before.is_some_and(|b| latest < b.saturating_add(1_000)) {
             return;
         }
-        let low = self
-            .parts
-            .values()
-            .filter_map(|p| p.latest)
-            .filter(|(_, seen)| now.duration_since(*seen) <= IDLE_AFTER)
-            .map(|(t, _)| t)
-            .min();
-        if let Some(low) = low {
+        let mut low = i64::MAX;
+        for (pid, p) in &self.parts {
+            let topic = &self.topics[usize::from(pid.topic)];
+            if topic.kind != decode::Kind::Metrics || topic.topology {
+                continue;
+            }
+            let lagging = p.lag > 0;
+            match p.latest {
+                Some((t, seen)) if lagging || now.duration_since(seen) <= IDLE_AFTER => {
+                    low = low.min(t);
+                }
+                Some(_) => {}
+                // Not read from yet: it may hold anything, so the clock waits for it.
+                None if lagging || now.duration_since(p.assigned) <= IDLE_AFTER => return,
+                None => {}
+            }
+        }
+        if low < i64::MAX {
             self.correlation.clock(low);
+        }
+    }
+
+    /// Records a partition's consumer lag (records left to read) from the client's
+    /// statistics; a lagging partition holds the correlator's clock.
+    pub fn set_lag(&mut self, pid: PartitionId, lag: i64) {
+        if let Some(p) = self.parts.get_mut(&pid) {
+            p.lag = lag;
         }
     }
 
@@ -564,8 +589,12 @@ impl<S: Sink> Pipeline<S> {
     }
 
     fn publish_gauges(&self) {
-        metrics::gauge!(telemetry::INCIDENTS_OPEN)
-            .set(self.correlation.correlator().open_incidents() as f64);
+        let c = self.correlation.correlator();
+        metrics::gauge!(telemetry::INCIDENTS_OPEN).set(c.open_incidents() as f64);
+        metrics::counter!(telemetry::SIGNALS_IGNORED, "reason" => "late")
+            .absolute(c.late_signals());
+        metrics::counter!(telemetry::SIGNALS_IGNORED, "reason" => "good_way")
+            .absolute(c.good_way_signals());
         self.meters.series.set(self.table.len() as f64);
         self.meters.series_bytes.set(self.table.bytes() as f64);
     }

@@ -136,6 +136,9 @@ impl ClientContext for SourceContext {
                 }
                 gauge!(telemetry::CONSUMER_LAG, "topic" => name.clone(), "partition" => partition.to_string())
                     .set(p.consumer_lag as f64);
+                if let Some(pid) = self.pid(name, *partition) {
+                    lock(&self.pipeline).set_lag(pid, p.consumer_lag);
+                }
             }
         }
     }

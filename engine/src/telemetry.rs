@@ -56,6 +56,9 @@ pub const KAFKA_ERRORS: &str = "faultline_kafka_errors_total";
 pub const INCIDENT_UPDATES: &str = "faultline_incident_updates_total";
 /// Incidents open in the correlator.
 pub const INCIDENTS_OPEN: &str = "faultline_incidents_open";
+/// Anomalies the correlator ignored, by reason (`late`: older than the quiet period behind
+/// its clock with no open incident to join; `good_way`: against the rule's bad direction).
+pub const SIGNALS_IGNORED: &str = "faultline_correlator_ignored_total";
 
 /// Installs the process-wide Prometheus recorder and returns the handle `/metrics` renders.
 pub fn install_prometheus() -> anyhow::Result<PrometheusHandle> {
@@ -72,6 +75,10 @@ fn describe() {
         "Incident updates the correlator derived and the outbox recorded"
     );
     describe_gauge!(INCIDENTS_OPEN, "Incidents open in the correlator");
+    describe_counter!(
+        SIGNALS_IGNORED,
+        "Anomalies the correlator ignored, by reason (late, good_way)"
+    );
     describe_counter!(SAMPLES, "Items decoded from records, by kind");
     describe_counter!(
         DEAD_LETTERS,

@@ -52,6 +52,8 @@ impl<S: Sink> Pipeline<S> {
                 replay_until: delivered,
                 offset_gauge,
                 latest: None,
+                assigned: Instant::now(),
+                lag: 0,
             },
         );
         self.sink.watch(pid, &topic, partition, delivered);
