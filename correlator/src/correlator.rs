@@ -161,7 +161,13 @@ impl Correlator {
                 continue;
             }
             match inc.resolved_at {
-                None if close(s.at, inc.last_at, window) => open.push((inc.opened_at, &inc.id)),
+                // Inside the incident's span, widened by the window: partitions read in
+                // batches deliver anomalies out of event-time order.
+                None if s.at >= inc.opened_at.saturating_sub(window)
+                    && s.at <= inc.last_at.saturating_add(window) =>
+                {
+                    open.push((inc.opened_at, &inc.id))
+                }
                 Some(resolved_at)
                     if s.at >= inc.last_at.saturating_sub(window)
                         && s.at <= resolved_at.saturating_add(self.settings.reopen_window) =>
@@ -480,11 +486,6 @@ impl Correlator {
         }
         id
     }
-}
-
-/// Whether `a` and `b` are at most `window` apart.
-fn close(a: Millis, b: Millis, window: Millis) -> bool {
-    a.abs_diff(b) <= window.max(0).unsigned_abs()
 }
 
 /// Names within `max_hops` of `entity` (itself included, known to the graph or not).
