@@ -9,8 +9,12 @@
 //!
 //! Matching (documented in the README): an incident matches a fault when it opened (its
 //! first anomaly's event time) within `[start, end + 1 min]` of the fault; the earliest such
-//! incident is the fault's. Its root-cause ranking is the last revision delivered before the
-//! incident resolved. An incident matching no fault is counted as unmatched.
+//! incident is the fault's (of several opened at the same instant, the one with the most
+//! symptoms, the one SREs would work on; the others count neither way). Its root-cause
+//! ranking is the incident's last revision emitted (event time `updated_at`) up to 5 minutes
+//! after the fault's end: what SREs saw while it happened, not what a long-lived incident
+//! blamed after absorbing later symptoms. An incident matching no fault is counted as
+//! unmatched.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -29,6 +33,15 @@ use crate::run::{Hooks, run_with};
 
 /// Slack after a fault's end within which an incident still matches it.
 const MATCH_SLACK_MS: i64 = 60_000;
+/// Slack after a fault's end within which a revision still counts as the ranking SREs saw
+/// while it happened.
+const RANKED_SLACK_MS: i64 = 5 * 60_000;
+
+/// The demo's `correlator:` section. The default reopen window (30 min) outlasts the gap
+/// between two faults (about 10 min from one incident's resolution to the next fault), so a
+/// later fault two hops away reopened the earlier incident instead of opening its own; a
+/// recurrence worth reopening for comes back within a quiet period or so.
+const CORRELATOR: &str = "correlator: {reopen_window: 5m}\n";
 
 /// Writes `records` to `producer`, waiting when its queue is full. `throttle` is called
 /// with the count written so far every few hundred records and may block.
@@ -136,12 +149,31 @@ fn receiver(
     Ok((addr, got))
 }
 
-/// One incident as last heard of.
+/// One incident as heard of: every revision delivered, in revision order.
 struct Heard {
     first: IncidentUpdate,
-    /// The last revision before it resolved (the ranking SREs saw last).
-    ranked: IncidentUpdate,
+    revisions: Vec<IncidentUpdate>,
     resolved: bool,
+}
+
+impl Heard {
+    /// The ranking SREs saw while `f` was happening: the last revision emitted (event
+    /// time) before the fault's end plus [`RANKED_SLACK_MS`], else the first one.
+    fn ranked_for(&self, f: &Fault) -> &IncidentUpdate {
+        let due = f.end_ms + RANKED_SLACK_MS;
+        self.revisions
+            .iter()
+            .rfind(|u| u.updated_at <= due && !u.candidates.is_empty())
+            .unwrap_or(&self.first)
+    }
+
+    /// The last revision with a ranking (what an unmatched incident ended up blaming).
+    fn last(&self) -> &IncidentUpdate {
+        self.revisions
+            .iter()
+            .rfind(|u| !u.candidates.is_empty())
+            .unwrap_or(&self.first)
+    }
 }
 
 fn incidents(updates: &[IncidentUpdate]) -> BTreeMap<String, Heard> {
@@ -149,20 +181,22 @@ fn incidents(updates: &[IncidentUpdate]) -> BTreeMap<String, Heard> {
     for u in updates {
         let h = out.entry(u.incident_id.clone()).or_insert_with(|| Heard {
             first: u.clone(),
-            ranked: u.clone(),
+            revisions: Vec::new(),
             resolved: false,
         });
         if u.revision < h.first.revision {
             h.first = u.clone();
         }
-        if u.status == Status::Resolved {
-            h.resolved = true;
-        } else if u.revision >= h.ranked.revision {
-            h.ranked = u.clone();
-        }
+        h.resolved |= u.status == Status::Resolved;
+        h.revisions.push(u.clone());
+    }
+    for h in out.values_mut() {
+        h.revisions.sort_by_key(|u| u.revision);
+        // Redelivered revisions are the same revision.
+        h.revisions.dedup_by_key(|u| u.revision);
     }
     // Incidents merged into another before their first notification never opened.
-    out.retain(|_, h| !h.ranked.candidates.is_empty());
+    out.retain(|_, h| h.revisions.iter().any(|u| !u.candidates.is_empty()));
     out
 }
 
@@ -207,7 +241,14 @@ pub fn report(faults: &[Fault], updates: &[IncidentUpdate], start: i64) -> Summa
                 let at = h.first.opened_at;
                 at >= f.start_ms && at <= f.end_ms + MATCH_SLACK_MS
             })
-            .min_by_key(|h| (h.first.opened_at, h.first.incident_id.clone()));
+            .min_by_key(|h| {
+                let symptoms = h.ranked_for(f).member_count;
+                (
+                    h.first.opened_at,
+                    std::cmp::Reverse(symptoms),
+                    h.first.incident_id.clone(),
+                )
+            });
         println!(
             "  {} {} {} on {} ({})",
             f.id,
@@ -221,7 +262,8 @@ pub fn report(faults: &[Fault], updates: &[IncidentUpdate], start: i64) -> Summa
             Some(h) => {
                 matched.insert(h.first.incident_id.clone());
                 found += 1;
-                let right = h.ranked.candidates.first().map(|c| c.entity.as_str())
+                let ranked = h.ranked_for(f);
+                let right = ranked.candidates.first().map(|c| c.entity.as_str())
                     == Some(f.root_cause.as_str());
                 top1 += usize::from(right);
                 println!(
@@ -229,14 +271,14 @@ pub fn report(faults: &[Fault], updates: &[IncidentUpdate], start: i64) -> Summa
                     h.first.incident_id,
                     clock(h.first.opened_at, start),
                     (h.first.opened_at - f.start_ms) / 1000,
-                    h.ranked.revision,
-                    h.ranked.member_count,
+                    ranked.revision,
+                    ranked.member_count,
                     if h.resolved { ", resolved" } else { "" }
                 );
                 println!(
                     "      root cause {}: {}",
                     if right { "right" } else { "WRONG" },
-                    top(&h.ranked, 3)
+                    top(ranked, 3)
                 );
             }
         }
@@ -257,8 +299,8 @@ pub fn report(faults: &[Fault], updates: &[IncidentUpdate], start: i64) -> Summa
                 "  {} opened {}: {} — {}",
                 h.first.incident_id,
                 clock(h.first.opened_at, start),
-                h.ranked.title,
-                top(&h.ranked, 3)
+                h.last().title,
+                top(h.last(), 3)
             );
         }
     }
@@ -286,9 +328,10 @@ pub fn demo(seed: u64) -> anyhow::Result<Summary> {
     let (hook_addr, received) = receiver(&rt)?;
     let state = tempfile::tempdir().context("creating the demo's state directory")?;
     let yaml = format!(
-        "state: {{dir: {:?}, checkpoint_interval: 5s}}\nhttp: {{listen: \"127.0.0.1:0\"}}\nlog: {{level: {}}}\nreceivers:\n  - {{name: demo, type: native, url: \"http://{hook_addr}/incidents\"}}\n{}{}",
+        "state: {{dir: {:?}, checkpoint_interval: 5s}}\nhttp: {{listen: \"127.0.0.1:0\"}}\nlog: {{level: {}}}\nreceivers:\n  - {{name: demo, type: native, url: \"http://{hook_addr}/incidents\"}}\n{}{}{}",
         state.path().display().to_string(),
         std::env::var("FAULTLINE_DEMO_LOG").unwrap_or_else(|_| "warn".into()),
+        CORRELATOR,
         sim.topology_yaml(),
         sim.rules_yaml()
     );
