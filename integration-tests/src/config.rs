@@ -17,6 +17,59 @@ pub struct InputTopic {
     pub format: String,
 }
 
+/// One rule of `rules:` (detectors come from `defaults`).
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// `name`.
+    pub name: String,
+    /// `match.metric`: a glob over the metric name.
+    pub metric: String,
+    /// `match.labels.service: {glob: ..}`, if set.
+    pub service_glob: Option<String>,
+    /// `direction`: `up`, `down` or `both`.
+    pub direction: String,
+    /// `severity`: `info`, `warning` or `critical`.
+    pub severity: String,
+}
+
+/// One entry of `receivers:`.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    /// `name`.
+    pub name: String,
+    /// `type`: `native`, `alertmanager`, `pagerduty` or `slack`.
+    pub kind: String,
+    /// `url`.
+    pub url: String,
+    /// `secret`, if any.
+    pub secret: Option<String>,
+    /// `routing_key` (PagerDuty).
+    pub routing_key: Option<String>,
+    /// `timeout`, e.g. `5s`.
+    pub timeout: String,
+    /// `max_backoff`, e.g. `1s`.
+    pub max_backoff: String,
+    /// `external_url`, if any.
+    pub external_url: Option<String>,
+}
+
+impl Receiver {
+    /// A receiver of `kind` posting to `url`, with a 5 s timeout and a 1 s backoff cap (test
+    /// outages last seconds, not minutes).
+    pub fn new(name: &str, kind: &str, url: String) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            url,
+            secret: None,
+            routing_key: None,
+            timeout: "5s".into(),
+            max_backoff: "1s".into(),
+            external_url: None,
+        }
+    }
+}
+
 /// The settings a test varies; [`EngineConfig::to_yaml`] renders the whole file.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -32,6 +85,8 @@ pub struct EngineConfig {
     pub dead_letter_topic: String,
     /// `kafka.anomalies_topic`.
     pub anomalies_topic: String,
+    /// `kafka.incidents_topic`.
+    pub incidents_topic: String,
     /// `ingest.max_timestamp_skew`, e.g. `off` or `1d`.
     pub max_timestamp_skew: String,
     /// `state.dir`.
@@ -48,6 +103,14 @@ pub struct EngineConfig {
     pub min_duration: String,
     /// `defaults.entity_labels`.
     pub entity_labels: Vec<String>,
+    /// `rules:` (none: every series gets `defaults`).
+    pub rules: Vec<Rule>,
+    /// `correlator:` settings as key and YAML value, e.g. `("group_wait", "2m")`.
+    pub correlator: Vec<(String, String)>,
+    /// `topology.edges`: `calls` edges as (from, to).
+    pub calls: Vec<(String, String)>,
+    /// `receivers:`.
+    pub receivers: Vec<Receiver>,
 }
 
 impl EngineConfig {
@@ -70,6 +133,7 @@ impl EngineConfig {
             }],
             dead_letter_topic: unique("it-dlq"),
             anomalies_topic: unique("it-anomalies"),
+            incidents_topic: unique("it-incidents"),
             max_timestamp_skew: "off".into(),
             state_dir: dir.join("state"),
             checkpoint_interval: "200ms".into(),
@@ -78,6 +142,10 @@ impl EngineConfig {
             sensitivity: 0.5,
             min_duration: "0s".into(),
             entity_labels: vec!["service".into()],
+            rules: Vec::new(),
+            correlator: Vec::new(),
+            calls: Vec::new(),
+            receivers: Vec::new(),
         }
     }
 
@@ -108,6 +176,7 @@ impl EngineConfig {
         }
         let _ = writeln!(y, "  dead_letter_topic: {}", q(&self.dead_letter_topic));
         let _ = writeln!(y, "  anomalies_topic: {}", q(&self.anomalies_topic));
+        let _ = writeln!(y, "  incidents_topic: {}", q(&self.incidents_topic));
         let _ = writeln!(y, "ingest:");
         let _ = writeln!(y, "  max_timestamp_skew: {}", q(&self.max_timestamp_skew));
         let _ = writeln!(y, "state:");
@@ -127,7 +196,58 @@ impl EngineConfig {
         let _ = writeln!(y, "  min_duration: {}", self.min_duration);
         let labels: Vec<String> = self.entity_labels.iter().map(|l| q(l)).collect();
         let _ = writeln!(y, "  entity_labels: [{}]", labels.join(", "));
+        self.incident_yaml(&mut y);
         y
+    }
+
+    /// The `rules:`, `correlator:`, `topology:` and `receivers:` sections, when set.
+    fn incident_yaml(&self, y: &mut String) {
+        let q = |s: &str| json_string(s);
+        if !self.rules.is_empty() {
+            let _ = writeln!(y, "rules:");
+            for r in &self.rules {
+                let _ = writeln!(y, "  - name: {}", q(&r.name));
+                let _ = write!(y, "    match: {{metric: {}", q(&r.metric));
+                if let Some(g) = &r.service_glob {
+                    let _ = write!(y, ", labels: {{service: {{glob: {}}}}}", q(g));
+                }
+                let _ = writeln!(y, "}}");
+                let _ = writeln!(y, "    direction: {}", r.direction);
+                let _ = writeln!(y, "    severity: {}", r.severity);
+            }
+        }
+        if !self.correlator.is_empty() {
+            let _ = writeln!(y, "correlator:");
+            for (k, v) in &self.correlator {
+                let _ = writeln!(y, "  {k}: {v}");
+            }
+        }
+        if !self.calls.is_empty() {
+            let _ = writeln!(y, "topology:");
+            let _ = writeln!(y, "  edges:");
+            for (from, to) in &self.calls {
+                let _ = writeln!(y, "    - {{from: {}, to: {}, kind: calls}}", q(from), q(to));
+            }
+        }
+        if !self.receivers.is_empty() {
+            let _ = writeln!(y, "receivers:");
+            for r in &self.receivers {
+                let _ = writeln!(y, "  - name: {}", q(&r.name));
+                let _ = writeln!(y, "    type: {}", r.kind);
+                let _ = writeln!(y, "    url: {}", q(&r.url));
+                let _ = writeln!(y, "    timeout: {}", r.timeout);
+                let _ = writeln!(y, "    max_backoff: {}", r.max_backoff);
+                for (key, value) in [
+                    ("secret", &r.secret),
+                    ("routing_key", &r.routing_key),
+                    ("external_url", &r.external_url),
+                ] {
+                    if let Some(v) = value {
+                        let _ = writeln!(y, "    {key}: {}", q(v));
+                    }
+                }
+            }
+        }
     }
 
     /// Writes the file to `path` and returns `path`.

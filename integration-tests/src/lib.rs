@@ -3,8 +3,9 @@
 //! The tests treat the engine as a process: they write a config file, start
 //! `faultline-it run --config FILE` (the whole CLI, built by this package so cargo builds it
 //! before the tests), produce records to a Kafka-protocol broker, and judge the engine only
-//! by what it publishes (anomalies and dead-letter topics), what `/metrics` says, and how the
-//! process exits. No test looks at engine internals.
+//! by what it publishes (anomalies, dead-letter and incidents topics), what its webhooks
+//! receive ([`webhook`]), what `/metrics` says, and how the process exits. No test looks at
+//! engine internals.
 //!
 //! The broker is librdkafka's mock cluster running inside the test process, over real TCP on
 //! loopback — or, when `FAULTLINE_TEST_BROKERS` is set, an external Kafka. Every test makes
@@ -16,14 +17,17 @@
 
 pub mod anomaly;
 pub mod broker;
+pub mod cascade;
 pub mod config;
 pub mod consume;
 pub mod engine;
 pub mod http;
+pub mod incident;
 pub mod produce;
 pub mod prom;
 pub mod series;
 pub mod wait;
+pub mod webhook;
 
 pub use anomaly::Anomaly;
 pub use broker::{Broker, unique};
@@ -32,3 +36,4 @@ pub use consume::{Record, read_all};
 pub use engine::Engine;
 pub use produce::Producer;
 pub use prom::Metrics;
+pub use webhook::{Reply, WebhookReceiver};
