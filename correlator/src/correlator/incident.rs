@@ -389,12 +389,18 @@ impl Incident {
                 })
         };
         let top = candidates.first().map(|c| c.entity.as_str());
-        let Some(m) = strongest(top).or_else(|| strongest(None)) else {
+        let own = strongest(top);
+        let Some(m) = own.or_else(|| strongest(None)) else {
             return format!("incident {}", self.id);
         };
-        let entity = top.unwrap_or(&m.entity);
         let dir = if m.up { "up" } else { "down" };
-        let mut title = format!("{entity}: {} {dir} {:.1}x band", m.metric, m.magnitude);
+        let symptom = format!("{} {dir} {:.1}x band", m.metric, m.magnitude);
+        let mut title = match top {
+            // The top candidate has no symptom of its own (a dependency the graph points
+            // at): name it as suspected, beside the symptom that points to it.
+            Some(top) if own.is_none() => format!("{top} suspected: {}: {symptom}", m.entity),
+            _ => format!("{}: {symptom}", m.entity),
+        };
         let more = self.members.len().saturating_sub(1);
         if more > 0 {
             let s = if more == 1 { "" } else { "s" };

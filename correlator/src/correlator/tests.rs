@@ -564,3 +564,30 @@ fn anomalies_the_good_way_never_become_incidents() {
     r.sig(faster);
     assert_eq!(r.c.open_incidents(), 1);
 }
+
+#[test]
+fn the_title_names_the_top_candidate_and_a_real_symptom() {
+    let mut r = Run::new(settings());
+    r.at(0);
+    r.sig(sig("1", "frontend", "latency", 0, 40.0));
+    r.sig(sig("2", "cart", "latency", S, 60.0));
+    let u = r.at(10 * S).pop().expect("opened");
+    let top = &u.candidates[0].entity;
+    let own = u.members.iter().any(|m| &m.entity == top);
+    if own {
+        assert!(
+            u.title.starts_with(&format!("{top}: latency up")),
+            "{}",
+            u.title
+        );
+    } else {
+        assert!(
+            u.title.starts_with(&format!("{top} suspected: ")),
+            "{}",
+            u.title
+        );
+    }
+    // Every title names a symptom some member really has.
+    let symptom = u.title.rsplit(": ").next().unwrap_or_default();
+    assert!(symptom.starts_with("latency up "), "{}", u.title);
+}
