@@ -70,8 +70,16 @@ pub(super) struct Incident {
     pub revision: u32,
     /// Clock at the last emitted update (`group_interval` counts from it).
     pub last_emit: Millis,
-    /// Something changed since the last emitted update.
+    /// Clock at the last check that found no visible change: the next check waits a
+    /// `group_interval` from it, so a stream of folded repeats costs one rendering per
+    /// interval, not one per anomaly.
+    pub last_check: Millis,
+    /// A member series, entity, change or the severity changed since the last emitted
+    /// update: checked as soon as `group_interval` allows.
     pub dirty: bool,
+    /// Only repeats of known series were folded in (they may reorder the ranking): checked
+    /// at most once per `group_interval`, from the last check.
+    pub folded: bool,
     /// A reopen waits to be announced.
     pub reopen_pending: bool,
     /// Fingerprint of the last emitted update.
@@ -91,7 +99,6 @@ pub(super) struct Incident {
 /// A rendering of the incident's current state.
 pub(super) struct View {
     candidates: Vec<Candidate>,
-    members: Vec<Member>,
     fingerprint: u64,
 }
 
@@ -107,7 +114,9 @@ impl Incident {
             reopened: 0,
             revision: 0,
             last_emit: s.at,
+            last_check: s.at,
             dirty: true,
+            folded: false,
             reopen_pending: false,
             fingerprint: 0,
             severity: s.severity,
@@ -123,17 +132,24 @@ impl Incident {
     /// Folds one anomaly in. Returns whether its entity is new to the incident.
     pub fn add(&mut self, s: &Signal, max_members: usize) -> bool {
         self.member_count = self.member_count.saturating_add(1);
-        self.severity = self.severity.max(s.severity);
+        if s.severity > self.severity {
+            self.severity = s.severity;
+            self.dirty = true;
+        }
         self.last_at = self.last_at.max(s.at);
         self.opened_at = self.opened_at.min(s.at);
-        self.dirty = true;
-        self.fold(Slot::of(s), max_members);
+        if self.fold(Slot::of(s), max_members) {
+            self.dirty = true;
+        } else {
+            self.folded = true;
+        }
         self.entities.insert(s.entity.clone())
     }
 
     /// Keeps `slot` under its series: a repeat keeps the stronger anomaly and the earlier
     /// onset; a new series replaces the weakest member when full, if it is stronger.
-    fn fold(&mut self, slot: Slot, max_members: usize) {
+    /// Returns whether the series is new to the incident.
+    fn fold(&mut self, slot: Slot, max_members: usize) -> bool {
         if let Some(old) = self.members.get_mut(&slot.member.series) {
             old.count = old.count.saturating_add(slot.count);
             old.severity = old.severity.max(slot.severity);
@@ -142,7 +158,7 @@ impl Incident {
                 old.member = slot.member;
             }
             old.member.at = onset;
-            return;
+            return false;
         }
         if self.members.len() >= max_members.max(1) {
             // The weakest; among equals the latest, so early onsets survive.
@@ -162,10 +178,11 @@ impl Incident {
                 Some((series, m)) if slot.member.magnitude > m => {
                     self.members.remove(&series);
                 }
-                _ => return,
+                _ => return false,
             }
         }
         self.members.insert(slot.member.series.clone(), slot);
+        true
     }
 
     /// Takes over everything of `other` (a merge). Returns the entities new to `self`.
@@ -220,6 +237,21 @@ impl Incident {
         }
     }
 
+    /// When a pending change is next checked for a visible difference, if one is pending.
+    fn check_due(&self, s: &Settings) -> Option<Millis> {
+        if self.dirty {
+            Some(self.last_emit.saturating_add(s.group_interval))
+        } else if self.folded {
+            Some(
+                self.last_emit
+                    .max(self.last_check)
+                    .saturating_add(s.group_interval),
+            )
+        } else {
+            None
+        }
+    }
+
     /// Earliest clock at which [`Incident::step`] may do something.
     pub fn next_due(&self, s: &Settings) -> Millis {
         match self.status {
@@ -233,10 +265,8 @@ impl Incident {
                     self.opened_at.saturating_add(s.group_wait)
                 } else if self.reopen_pending {
                     Millis::MIN
-                } else if self.dirty {
-                    self.last_emit.saturating_add(s.group_interval)
                 } else {
-                    Millis::MAX
+                    self.check_due(s).unwrap_or(Millis::MAX)
                 };
                 notify.min(self.last_at.saturating_add(self.quiet(s)))
             }
@@ -260,10 +290,12 @@ impl Incident {
             }
         } else if self.reopen_pending {
             self.emit(cx, Transition::Reopened, out);
-        } else if self.dirty && cx.now >= self.last_emit.saturating_add(s.group_interval) {
+        } else if self.check_due(s).is_some_and(|t| cx.now >= t) {
             let view = self.view(cx);
             if view.fingerprint == self.fingerprint {
                 self.dirty = false;
+                self.folded = false;
+                self.last_check = cx.now;
             } else {
                 self.emit_view(cx, Transition::Updated, view, out);
             }
@@ -303,6 +335,7 @@ impl Incident {
         self.last_emit = cx.now;
         self.fingerprint = view.fingerprint;
         self.dirty = false;
+        self.folded = false;
         self.reopen_pending = false;
         out.push(IncidentUpdate {
             incident_id: self.id.clone(),
@@ -315,7 +348,7 @@ impl Incident {
             updated_at: cx.now,
             resolved_at: self.resolved_at,
             candidates: view.candidates,
-            members: view.members,
+            members: self.sorted_members().into_iter().cloned().collect(),
             member_count: self.member_count,
             entities: self.entities.iter().cloned().collect(),
             changes: self.changes.clone(),
@@ -323,10 +356,16 @@ impl Incident {
         });
     }
 
-    /// Ranks the candidates and fingerprints what consumers see.
-    fn view(&self, cx: Ctx<'_>) -> View {
+    fn sorted_members(&self) -> Vec<&Member> {
         let mut members: Vec<&Member> = self.members.values().map(|s| &s.member).collect();
         members.sort_by(|a, b| (a.at, &a.series).cmp(&(b.at, &b.series)));
+        members
+    }
+
+    /// Ranks the candidates and fingerprints what consumers see (the members are cloned
+    /// only when an update is emitted).
+    fn view(&self, cx: Ctx<'_>) -> View {
+        let members = self.sorted_members();
         let mut by_entity: BTreeMap<&str, EntityEvidence<'_>> = BTreeMap::new();
         for m in &members {
             by_entity
@@ -370,7 +409,6 @@ impl Incident {
         }
         View {
             candidates,
-            members: members.into_iter().cloned().collect(),
             fingerprint: h.digest(),
         }
     }

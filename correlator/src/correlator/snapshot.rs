@@ -18,7 +18,7 @@ const MAGIC: [u8; 2] = *b"FC";
 /// Magic, version and checksum.
 const HEADER: usize = 8;
 /// Current layout of the correlator state.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Why a snapshot could not be restored.
 #[derive(Debug, Error)]
