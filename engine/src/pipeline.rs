@@ -129,7 +129,8 @@ struct PartitionState {
     /// Outputs at or before this were delivered before a restart: a replay skips them.
     replay_until: Option<Seq>,
     offset_gauge: Gauge,
-    /// Latest sample event time read from it (metrics topics), and when (wall clock).
+    /// Latest sample event time read from it (metrics topics), and when it last moved by a
+    /// second or more (wall clock).
     latest: Option<(i64, Instant)>,
     /// When it was assigned (wall clock).
     assigned: Instant,
@@ -506,20 +507,22 @@ impl<S: Sink> Pipeline<S> {
     /// Moves the correlator's clock to the low watermark of the metrics partitions. A
     /// partition running ahead must not resolve incidents that a lagging one still feeds, so
     /// the clock is the least latest event time among the partitions that hold it: those
-    /// with records still to read (consumer lag from the client's statistics), those read
-    /// from in the last [`IDLE_AFTER`], and those assigned in the last [`IDLE_AFTER`] that
+    /// with records still to read (consumer lag from the client's statistics), those whose
+    /// event time moved in the last [`IDLE_AFTER`], and those assigned in the last [`IDLE_AFTER`] that
     /// have not delivered a record yet (which hold it where it is). A partition gone quiet
     /// with nothing left to read stops holding it.
     fn watermark(&mut self, pid: PartitionId, latest: i64) {
-        let now = Instant::now();
         let Some(part) = self.parts.get_mut(&pid) else {
             return;
         };
+        // Event time moves the clock in steps of a second; within one, nothing to do (not
+        // even reading the wall clock: this runs for every record).
         let before = part.latest.map(|(t, _)| t);
-        part.latest = Some((before.map_or(latest, |b| b.max(latest)), now));
         if before.is_some_and(|b| latest < b.saturating_add(1_000)) {
             return;
         }
+        let now = Instant::now();
+        part.latest = Some((before.map_or(latest, |b| b.max(latest)), now));
         let mut low = i64::MAX;
         for (pid, p) in &self.parts {
             let topic = &self.topics[usize::from(pid.topic)];
