@@ -271,6 +271,9 @@ pub(crate) fn topology(section: Option<TopologySection>, r: &mut Report<'_>) -> 
     TopologyConfig { nodes, edges }
 }
 
+/// The name the incidents topic is delivered under (metrics, outbox keys).
+pub const KAFKA_RECEIVER: &str = "kafka";
+
 const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
 /// `value` or the environment variable `env` names.
@@ -328,6 +331,13 @@ pub(crate) fn receivers(
     for m in list.map(|l| l.value).unwrap_or_default() {
         if m.name.value.trim().is_empty() {
             r.error(m.name.at, "receiver name is empty", None);
+        } else if m.name.value == KAFKA_RECEIVER {
+            let hint = "the incidents topic (`kafka.incidents_topic`) is delivered under that name";
+            r.error(
+                m.name.at,
+                "receiver name `kafka` is reserved",
+                Some(hint.into()),
+            );
         } else if let Some(first) = seen.insert(m.name.value.clone(), m.name.at) {
             let msg = format!("receiver `{}` is listed twice", m.name.value);
             r.error(m.name.at, msg, Some(format!("first listed at {first}")));

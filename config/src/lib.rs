@@ -44,6 +44,7 @@ pub use config::{
 };
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use faultline_detectors::DetectorSpec;
+pub use incidents::KAFKA_RECEIVER;
 pub use load::{load_files, load_str};
 pub use matching::{LabelMatcher, MetricMatcher, RouteId, RuleMatcher};
 pub use schema::json_schema;

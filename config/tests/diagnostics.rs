@@ -384,3 +384,10 @@ fn topology_topics_must_be_native_json() {
     let d = one("kafka:\n  topics:\n    - {name: topo, kind: topology, format: influx}\n");
     assert!(d.message.contains("topology updates"), "{d}");
 }
+
+#[test]
+fn the_kafka_receiver_name_is_reserved() {
+    let d = one("receivers:\n  - {name: kafka, type: native, url: \"http://x:1/\"}\n");
+    assert!(d.message.contains("reserved"), "{d}");
+    assert_eq!(at(&d), (2, 12));
+}

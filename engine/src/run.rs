@@ -141,7 +141,7 @@ fn receivers(config: &Config) -> Vec<ReceiverSpec> {
         })
         .collect();
     out.push(ReceiverSpec::new(
-        "kafka",
+        faultline_config::KAFKA_RECEIVER,
         ReceiverKind::Kafka {
             topic: config.kafka.incidents_topic.clone(),
         },
