@@ -21,8 +21,10 @@
 //!   [`PERSIST`] points + `group_wait`).
 //!
 //! Detection: every watched family uses one robust z-score setting (median/MAD of the last
-//! 120 points; threshold [`THRESHOLD`], per-edge latency [`EDGE_THRESHOLD`]; latency points
-//! must also be [`LATENCY_MIN_REL`] above the expected centre) and signals only after
+//! 240 points, 4 hours; threshold [`THRESHOLD`], per-edge latency [`EDGE_THRESHOLD`];
+//! latency points must also be [`LATENCY_MIN_REL`] above the expected centre; a 120-point
+//! window gave the same ranks with 44 faults detected and 13 unmatched incidents instead of
+//! 46 and 11) and signals only after
 //! [`PERSIST`] consecutive bad-way points. The settings are global: one per metric family,
 //! the same for every service, edge, day and fault.
 
@@ -153,10 +155,10 @@ pub struct Rule {
     pub min_rel: f64,
 }
 
-/// Robust z-score (median/MAD of the last 120 points) at `threshold`.
+/// Robust z-score (median/MAD of the last 240 points) at `threshold`.
 fn robust(threshold: f64) -> DetectorSpec {
     DetectorSpec::RobustZ(RobustZParams {
-        window: 120,
+        window: 240,
         threshold,
         warmup: 10,
     })
