@@ -53,7 +53,8 @@ pub enum StoreError {
     },
 }
 
-fn rocks(operation: &'static str) -> impl FnOnce(rocksdb::Error) -> StoreError {
+/// Maps a RocksDB error to a [`StoreError`] naming what was being done.
+pub(crate) fn rocks(operation: &'static str) -> impl FnOnce(rocksdb::Error) -> StoreError {
     move |source| StoreError::Rocks { operation, source }
 }
 

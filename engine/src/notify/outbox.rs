@@ -30,7 +30,7 @@ use tracing::{error, info};
 
 use super::NotifyError;
 use super::deliver::{Entry, Receiver};
-use crate::store::StoreError;
+use crate::store::{StoreError, rocks};
 
 const ENTRY_FORMAT: u8 = 1;
 const MARKER_FORMAT: u8 = 1;
@@ -43,10 +43,6 @@ pub const MARKER_TTL_MILLIS: Millis = 7 * 24 * 3600 * 1000;
 pub const MARKER_CAP: usize = 200_000;
 /// Event time between two collections.
 pub const GC_EVERY_MILLIS: Millis = 3600 * 1000;
-
-fn rocks(operation: &'static str) -> impl FnOnce(rocksdb::Error) -> StoreError {
-    move |source| StoreError::Rocks { operation, source }
-}
 
 fn queue_prefix(receiver: &str) -> Vec<u8> {
     let mut k = QUEUE.to_vec();
