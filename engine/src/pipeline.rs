@@ -36,7 +36,8 @@ use crate::store::{Seq, Store, StoreError};
 use crate::telemetry::{self, DeadLetterReason, Latency, TopicCounters};
 
 pub use anomaly::Anomaly;
-pub use incidents::{Correlation, IncidentSink, display, parse_topology};
+use incidents::parse_topology;
+pub use incidents::{Correlation, IncidentSink};
 
 /// Where an output goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -334,13 +335,12 @@ impl<S: Sink> Pipeline<S> {
                     Item::Log(_) => self.meters.logs.increment(1),
                     Item::Event(ev) => {
                         self.meters.events.increment(1);
-                        latest = latest.max(ev.at.as_millis());
                         self.correlation.change(ev);
                     }
                 }
             }
             self.meters.metrics.increment(done.samples as u64);
-            if latest > i64::MIN && kind == decode::Kind::Metrics {
+            if latest > i64::MIN {
                 self.watermark(record.pid, latest);
             }
         }

@@ -25,13 +25,6 @@ pub trait IncidentSink: Send {
     fn enqueue(&mut self, updates: &[IncidentUpdate]) -> anyhow::Result<()>;
 }
 
-impl IncidentSink for Vec<IncidentUpdate> {
-    fn enqueue(&mut self, updates: &[IncidentUpdate]) -> anyhow::Result<()> {
-        self.extend_from_slice(updates);
-        Ok(())
-    }
-}
-
 /// Drops updates (until a real sink is set).
 #[derive(Debug)]
 pub(super) struct Discard;
@@ -185,7 +178,7 @@ impl Correlation {
 }
 
 /// `name{k="v",...}`.
-pub fn display(key: &SeriesKey) -> String {
+fn display(key: &SeriesKey) -> String {
     let mut s = String::with_capacity(key.name.len() + 16 * key.labels.len());
     s.push_str(&key.name);
     if !key.labels.is_empty() {
@@ -221,7 +214,7 @@ struct WireEdge {
 
 /// Parses a topology record: one edge object or an array of them. `record_ts` is the Kafka
 /// timestamp, used when an edge has no `ts`.
-pub fn parse_topology(
+pub(super) fn parse_topology(
     payload: &[u8],
     record_ts: Option<i64>,
 ) -> Result<Vec<TopologyUpdate>, String> {
