@@ -379,7 +379,7 @@ pub fn demo(seed: u64) -> anyhow::Result<Summary> {
             break;
         }
         let done = hooks.processed.load(Ordering::SeqCst) >= produced
-            && hooks.notified.load(Ordering::SeqCst);
+            && hooks.outbox.get().is_some_and(|o| o.pending() == 0);
         match (done, settled_since) {
             (true, None) => settled_since = Some(Instant::now()),
             (true, Some(t)) if t.elapsed() >= Duration::from_secs(2) => break,

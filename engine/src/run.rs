@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -103,8 +103,8 @@ pub struct Hooks {
     pub stop: Arc<AtomicBool>,
     /// Counts the records processed.
     pub processed: Arc<AtomicU64>,
-    /// Set once the outbox holds no undelivered update (refreshed every 100 ms).
-    pub notified: Arc<AtomicBool>,
+    /// The run's outbox, once started (to ask how many updates are undelivered).
+    pub outbox: Arc<OnceLock<Outbox>>,
 }
 
 impl IncidentSink for Outbox {
@@ -217,15 +217,7 @@ pub fn run_with(config: Config, hooks: Hooks) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let mut pipeline = Pipeline::new(config.clone(), topics, store, sink);
     pipeline.set_incident_sink(Box::new(outbox.clone()));
-    {
-        let (outbox, notified, stop) = (outbox.clone(), hooks.notified.clone(), hooks.stop.clone());
-        runtime.spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                notified.store(outbox.pending() == 0, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        });
-    }
+    let _ = hooks.outbox.set(outbox.clone());
 
     let ready = Arc::new(AtomicBool::new(false));
     let stop = hooks.stop.clone();
