@@ -70,31 +70,19 @@ impl SeriesMeta {
         else {
             return None;
         };
-        let bad_way = match self.bad {
-            Bad::Both => true,
-            Bad::Up => direction == Direction::Up,
-            Bad::Down => direction == Direction::Down,
-        };
-        bad_way.then(|| {
-            let mut s = self.signal(
-                Observation {
-                    at,
-                    value,
-                    lower: expected.lower,
-                    upper: expected.upper,
-                    score,
-                },
-                detector,
-            );
-            s.up = direction == Direction::Up;
-            s
-        })
+        let mut s = self.signal(
+            Observation {
+                at,
+                value,
+                lower: expected.lower,
+                upper: expected.upper,
+                score,
+            },
+            detector,
+        );
+        s.up = direction == Direction::Up;
+        s.is_bad_way().then_some(s)
     }
-}
-
-/// The member an incident would hold for `s`.
-pub fn member(s: &Signal) -> Member {
-    Member::from(s)
 }
 
 /// Ranks the members by entity with `rank`, returning candidate entity names best first.

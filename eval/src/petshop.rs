@@ -36,7 +36,7 @@ use faultline_detectors::{Detector, DetectorSpec, EventTime, RobustZParams};
 use serde_json::{Value, json};
 
 use crate::csv::{Table, num};
-use crate::evidence::{Observation, SeriesMeta, member, rank_members};
+use crate::evidence::{Observation, SeriesMeta, rank_members};
 use crate::score::{position, summary};
 
 /// Scenarios, in report order.
@@ -264,7 +264,7 @@ pub fn issue_members(issue: &Issue, window: &Metrics, normal: Option<&Normal>) -
             };
             let s = meta.signal(o, "level_iqr");
             if s.magnitude() > 0.0 {
-                out.push(member(&s));
+                out.push(Member::from(&s));
             }
         }
     }

@@ -19,7 +19,7 @@ use faultline_detectors::{Detector, DetectorSpec, EventTime, RobustZParams};
 use serde_json::{Value, json};
 
 use crate::csv::{Table, num};
-use crate::evidence::{Observation, SeriesMeta, member, rank_members};
+use crate::evidence::{Observation, SeriesMeta, rank_members};
 use crate::score::{position, summary};
 
 /// Services with injected faults, and the fault kinds.
@@ -166,7 +166,7 @@ pub fn labelled_members(case: &Case) -> Vec<Member> {
             };
             let s = c.meta.signal(o, "median_iqr");
             if s.is_bad_way() && (x > o.upper || x < o.lower) {
-                out.push(member(&s));
+                out.push(Member::from(&s));
             }
         }
     }
@@ -185,7 +185,7 @@ pub fn detected_members(case: &Case, spec: &DetectorSpec) -> Vec<Member> {
             if *at >= t_fault
                 && let Some(s) = c.meta.bad_way_signal(*at, x, &v, spec.name())
             {
-                out.push(member(&s));
+                out.push(Member::from(&s));
             }
         }
     }
