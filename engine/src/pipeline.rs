@@ -442,13 +442,14 @@ impl<S: Sink> Pipeline<S> {
                 partition: record.pid.partition,
                 offset: record.offset,
             };
+            let id = anomaly.id();
             // The correlator sees re-derived anomalies too (see `incidents`).
-            self.correlation.anomaly(&anomaly);
+            self.correlation.anomaly(&anomaly, &id);
             if already_delivered(&self.parts, &self.meters, record.pid, seq) {
                 continue;
             }
             self.buf.clear();
-            let key = anomaly.write_json(&mut self.buf);
+            let key = anomaly.write_json(&id, &mut self.buf);
             self.meters.anomalies[severity_index(rule)].increment(1);
             self.sink.publish(
                 record.pid,

@@ -105,16 +105,16 @@ impl Anomaly<'_> {
         self.entity.unwrap_or(("metric", &self.series.name))
     }
 
-    /// Writes the JSON record into `out`; returns the Kafka key (the entity name).
-    pub fn write_json(&self, out: &mut Vec<u8>) -> String {
+    /// Writes the JSON record with its [`Anomaly::id`] into `out`; returns the Kafka key (the
+    /// entity name).
+    pub fn write_json(&self, id: &str, out: &mut Vec<u8>) -> String {
         let (kind, name) = self.entity();
-        let id = self.id();
         let f = &self.finding;
         let at = chrono::DateTime::from_timestamp_millis(f.at.as_millis())
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
             .unwrap_or_default();
         let wire = Wire {
-            id: &id,
+            id,
             series: WireSeries {
                 name: &self.series.name,
                 labels: Labels(self.series),

@@ -112,11 +112,11 @@ impl Correlation {
         }
     }
 
-    /// An anomaly the pipeline found.
-    pub fn anomaly(&mut self, a: &Anomaly<'_>) {
+    /// An anomaly the pipeline found, with its [`Anomaly::id`].
+    pub fn anomaly(&mut self, a: &Anomaly<'_>, id: &str) {
         let f = &a.finding;
         let signal = Signal {
-            id: a.id(),
+            id: id.to_owned(),
             entity: a.entity().1.to_owned(),
             series: display(a.series),
             metric: a.series.name.to_string(),
