@@ -230,29 +230,171 @@ pub enum ReceiverType {
     Slack,
 }
 
-/// One entry of `receivers:` after validation.
+/// Where PagerDuty receivers post when no URL is configured.
+pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+/// A receiver's per-request timeout when the file does not set one.
+pub const DEFAULT_RECEIVER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A receiver's backoff cap when the file does not set one.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// What a receiver speaks, with what only that format needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiverKind {
+    /// The incident update as Faultline's own JSON.
+    Native,
+    /// Alertmanager webhook payload, version 4.
+    Alertmanager,
+    /// PagerDuty Events API v2 `enqueue`.
+    PagerDuty {
+        /// The integration's routing key.
+        routing_key: String,
+    },
+    /// Slack incoming webhook.
+    Slack,
+    /// Native JSON records on a Kafka topic (key = incident id); the engine adds one for
+    /// `kafka.incidents_topic`.
+    Kafka {
+        /// Destination topic.
+        topic: String,
+    },
+}
+
+impl ReceiverKind {
+    /// Whether updates go out as HTTP requests (everything but Kafka).
+    pub fn is_webhook(&self) -> bool {
+        !matches!(self, Self::Kafka { .. })
+    }
+}
+
+/// One receiver of incident updates: an entry of `receivers:` after validation, or the
+/// engine's Kafka incidents topic.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ReceiverConfig {
-    /// Unique name.
+    /// Unique name; a metric label and part of the outbox keys (so renaming a receiver
+    /// starts it afresh).
     pub name: String,
-    /// Payload format.
-    pub kind: ReceiverType,
-    /// Where to POST.
-    pub url: String,
+    /// Format and transport.
+    pub kind: ReceiverKind,
+    /// Where to POST: required for webhooks except PagerDuty, which posts to
+    /// [`PAGERDUTY_URL`] when it has none (loading a file fills that in); `None` for Kafka.
+    pub url: Option<String>,
     /// HMAC-SHA256 key for the signature header (read from the environment if so written).
     pub secret: Option<String>,
-    /// PagerDuty integration key.
-    pub routing_key: Option<String>,
-    /// Per-request timeout.
+    /// Per request (for Kafka: until the broker acknowledges).
     pub timeout: Duration,
     /// Cap of the retry backoff.
     pub max_backoff: Duration,
-    /// Updates of incidents below this severity are not sent.
+    /// Updates of incidents below this severity are not sent; the resolve of an incident
+    /// this receiver was told about is sent whatever its severity.
     pub min_severity: Severity,
-    /// Extra request headers.
+    /// Extra request headers (e.g. `Authorization`).
     pub headers: Vec<(String, String)>,
-    /// Base URL for links in payloads.
+    /// Base URL for links in payloads (`<external_url>/incidents/<id>`).
     pub external_url: Option<String>,
+}
+
+impl std::fmt::Debug for ReceiverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret, the routing key and header values (tokens) stay out of logs.
+        let kind = match &self.kind {
+            ReceiverKind::PagerDuty { .. } => "PagerDuty".to_owned(),
+            k => format!("{k:?}"),
+        };
+        f.debug_struct("ReceiverConfig")
+            .field("name", &self.name)
+            .field("kind", &kind)
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("timeout", &self.timeout)
+            .field("max_backoff", &self.max_backoff)
+            .field("min_severity", &self.min_severity)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("external_url", &self.external_url)
+            .finish()
+    }
+}
+
+impl ReceiverConfig {
+    /// A receiver with the default timeout and backoff cap, no secret and no filters.
+    pub fn new(name: impl Into<String>, kind: ReceiverKind, url: Option<String>) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            url,
+            secret: None,
+            timeout: DEFAULT_RECEIVER_TIMEOUT,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+            min_severity: Severity::Info,
+            headers: Vec::new(),
+            external_url: None,
+        }
+    }
+
+    /// What makes this receiver unusable, if anything. Loading a file reports the same
+    /// problems with their `file:line:column`; this is for receivers built in code.
+    pub fn problem(&self) -> Option<String> {
+        if self.name.trim().is_empty() || self.name.contains('\0') {
+            return Some("the name must be non-empty and free of NUL".into());
+        }
+        match &self.kind {
+            ReceiverKind::Kafka { topic } if topic.is_empty() => {
+                return Some("the Kafka topic is empty".into());
+            }
+            ReceiverKind::PagerDuty { routing_key } if routing_key.is_empty() => {
+                return Some("the PagerDuty routing key is empty".into());
+            }
+            _ => {}
+        }
+        if self.kind.is_webhook() {
+            match &self.url {
+                None if matches!(self.kind, ReceiverKind::PagerDuty { .. }) => {}
+                None => return Some("a webhook needs a `url`".into()),
+                Some(url) => {
+                    if let Some(p) = http_url_problem(url) {
+                        return Some(p);
+                    }
+                }
+            }
+        }
+        if let Some(u) = &self.external_url
+            && let Some(p) = http_url_problem(u)
+        {
+            return Some(format!("external_url: {p}"));
+        }
+        self.headers.iter().find_map(|(k, v)| header_problem(k, v))
+    }
+}
+
+/// Why `url` is not an absolute `http(s)://host…` URL, if it is not.
+pub(crate) fn http_url_problem(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace) => None,
+        _ => Some(format!("`{url}` is not an http(s) URL")),
+    }
+}
+
+/// Why `name: value` cannot be sent as an HTTP header, if it cannot (RFC 9110: a name is a
+/// token; a value is visible ASCII, spaces and tabs, and carries no line break).
+pub(crate) fn header_problem(name: &str, value: &str) -> Option<String> {
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(tchar) {
+        return Some(format!("`{name}` is not a valid HTTP header name"));
+    }
+    if !value
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
+        return Some(format!(
+            "the value of header `{name}` holds a control or non-ASCII character"
+        ));
+    }
+    None
 }
 
 /// `defaults:` after validation: the rule of series no rule matches.

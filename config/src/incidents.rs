@@ -8,7 +8,10 @@ use faultline_correlator::{EdgeKind, NodeKind, Settings};
 use serde::Deserialize;
 
 use crate::compile::duration;
-use crate::config::{ReceiverConfig, ReceiverType, Severity, TopologyConfig};
+use crate::config::{
+    DEFAULT_MAX_BACKOFF, DEFAULT_RECEIVER_TIMEOUT, PAGERDUTY_URL, ReceiverConfig, ReceiverKind,
+    ReceiverType, Severity, TopologyConfig, header_problem, http_url_problem,
+};
 use crate::diagnostics::{Loc, Located, Report};
 
 /// `correlator:` — every key optional.
@@ -131,7 +134,7 @@ pub(crate) struct ReceiverModel {
     /// Incidents below this severity are not sent here. Default `info` (all).
     pub min_severity: Option<Severity>,
     /// Extra HTTP headers, e.g. `Authorization`.
-    pub headers: Option<BTreeMap<String, String>>,
+    pub headers: Option<BTreeMap<String, Located<String>>>,
     /// Base URL of this Faultline for links in payloads (Alertmanager `externalURL`).
     pub external_url: Option<Located<String>>,
 }
@@ -274,8 +277,6 @@ pub(crate) fn topology(section: Option<TopologySection>, r: &mut Report<'_>) -> 
 /// The name the incidents topic is delivered under (metrics, outbox keys).
 pub const KAFKA_RECEIVER: &str = "kafka";
 
-const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
-
 /// `value` or the environment variable `env` names.
 fn secret(
     value: Option<Located<String>>,
@@ -308,15 +309,10 @@ fn secret(
 }
 
 fn http_url(w: &Located<String>, what: &str, r: &mut Report<'_>) {
-    let v = w.value.trim();
-    let rest = v
-        .strip_prefix("http://")
-        .or_else(|| v.strip_prefix("https://"));
-    if rest.is_none_or(|h| h.is_empty() || h.starts_with('/')) {
-        let msg = format!("`{what}` `{}` is not an http(s) URL", w.value);
+    if let Some(p) = http_url_problem(w.value.trim()) {
         r.error(
             w.at,
-            msg,
+            format!("`{what}`: {p}"),
             Some("e.g. `https://hooks.example.com/faultline`".into()),
         );
     }
@@ -366,23 +362,32 @@ pub(crate) fn receivers(
         if let Some(e) = &m.external_url {
             http_url(e, "external_url", r);
         }
+        let mut headers = Vec::new();
+        for (name, value) in m.headers.unwrap_or_default() {
+            if let Some(p) = header_problem(&name, &value.value) {
+                r.error(value.at, format!("`headers`: {p}"), None);
+            }
+            headers.push((name, value.value));
+        }
+        let kind = match m.kind {
+            ReceiverType::Native => ReceiverKind::Native,
+            ReceiverType::Alertmanager => ReceiverKind::Alertmanager,
+            ReceiverType::Pagerduty => ReceiverKind::PagerDuty {
+                routing_key: routing_key.unwrap_or_default(),
+            },
+            ReceiverType::Slack => ReceiverKind::Slack,
+        };
         let ms = |x: i64| Duration::from_millis(x as u64);
         out.push(ReceiverConfig {
             secret: secret(m.secret, m.secret_env, "secret", r),
-            routing_key,
-            timeout: ms(dur(m.timeout, Duration::from_secs(10), "timeout", r)),
-            max_backoff: ms(dur(
-                m.max_backoff,
-                Duration::from_secs(300),
-                "max_backoff",
-                r,
-            )),
+            timeout: ms(dur(m.timeout, DEFAULT_RECEIVER_TIMEOUT, "timeout", r)),
+            max_backoff: ms(dur(m.max_backoff, DEFAULT_MAX_BACKOFF, "max_backoff", r)),
             min_severity: m.min_severity.unwrap_or(Severity::Info),
-            headers: m.headers.unwrap_or_default().into_iter().collect(),
-            external_url: m.external_url.map(|e| e.value),
+            headers,
+            external_url: m.external_url.map(|e| e.value.trim().to_owned()),
             name: m.name.value,
-            kind: m.kind,
-            url,
+            kind,
+            url: Some(url),
         });
     }
     out

@@ -39,9 +39,10 @@ mod units;
 
 pub use config::{
     Bad, CompiledRule, Config, HttpConfig, IngestConfig, KafkaConfig, LogConfig, LogFormat,
-    ReceiverConfig, ReceiverType, Rule, RuleDefaults, Severity, StateConfig, TopicConfig,
-    TopicFormat, TopicKind, TopologyConfig,
+    ReceiverConfig, ReceiverKind, ReceiverType, Rule, RuleDefaults, Severity, StateConfig,
+    TopicConfig, TopicFormat, TopicKind, TopologyConfig,
 };
+pub use config::{DEFAULT_MAX_BACKOFF, DEFAULT_RECEIVER_TIMEOUT, PAGERDUTY_URL};
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use faultline_detectors::DetectorSpec;
 pub use incidents::KAFKA_RECEIVER;

@@ -355,6 +355,33 @@ fn receiver_problems_point_at_what_to_fix() {
 }
 
 #[test]
+fn receiver_headers_that_http_cannot_carry_are_located() {
+    let yaml = "receivers:
+  - name: a
+    type: native
+    url: http://x/hook
+    headers:
+      Bad Name: v
+      X-Ok: \"line\\nbreak\"
+      Authorization: Bearer t
+";
+    let all = problems(yaml);
+    let text = list(&all);
+    assert_eq!(all.len(), 2, "{text}");
+    assert!(
+        all[0]
+            .message
+            .contains("`Bad Name` is not a valid HTTP header name")
+            && at(&all[0]) == (6, 17),
+        "{text}"
+    );
+    assert!(
+        all[1].message.contains("header `X-Ok`") && at(&all[1]) == (7, 13),
+        "{text}"
+    );
+}
+
+#[test]
 fn topology_and_correlator_problems_are_located() {
     let yaml = "topology:\n  nodes:\n    - {name: a}\n    - {name: a}\n  edges:\n    - {from: b, to: b}\ncorrelator:\n  window: 5 minutes\n  flap_limit: 0\n";
     let all = problems(yaml);

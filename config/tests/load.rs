@@ -229,10 +229,15 @@ rules:
     assert_eq!(t.hosts("cart"), ["node-1"]);
     assert_eq!(c.receivers.len(), 2);
     assert_eq!(
-        c.receivers[0].url,
-        "https://events.pagerduty.com/v2/enqueue"
+        c.receivers[0].url.as_deref(),
+        Some("https://events.pagerduty.com/v2/enqueue")
     );
-    assert_eq!(c.receivers[0].routing_key.as_deref(), Some("abc"));
+    assert_eq!(
+        c.receivers[0].kind,
+        faultline_config::ReceiverKind::PagerDuty {
+            routing_key: "abc".into()
+        }
+    );
     assert_eq!(c.receivers[0].min_severity, Severity::Critical);
     assert_eq!(c.receivers[1].secret.as_deref(), Some("s3cret"));
     assert_eq!(c.receivers[1].timeout, Duration::from_secs(2));
@@ -241,6 +246,12 @@ rules:
         [("Authorization".to_owned(), "Bearer x".to_owned())]
     );
     assert_eq!(c.rules[0].compiled.direction, faultline_config::Bad::Up);
+    // Secrets, routing keys and header values never reach a log line through `Debug`.
+    let printed = format!("{:?}", c.receivers);
+    for secret in ["abc", "s3cret", "Bearer x"] {
+        assert!(!printed.contains(secret), "{secret} in {printed}");
+    }
+    assert!(printed.contains("Authorization"), "{printed}");
 }
 
 /// The configuration reference in the README is a file the loader accepts.

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use faultline_correlator::{IncidentUpdate, Severity};
+use faultline_correlator::IncidentUpdate;
 use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
 use rocksdb::DB;
@@ -46,112 +46,14 @@ use deliver::Receiver;
 
 /// Requests in flight per receiver (each for a different incident).
 pub const CONCURRENCY: usize = 4;
-/// Per-request timeout when the configuration does not set one.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Backoff cap when the configuration does not set one.
-pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// First retry delay (doubling from here up to the receiver's cap).
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
-/// Where PagerDuty receivers post when no URL is configured.
-pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 /// The signature header (`sha256=<hex of HMAC-SHA256(secret, body)>`).
 pub const SIGNATURE_HEADER: &str = "X-Faultline-Signature";
 /// The idempotency header (`<incident_id>:<revision>`), also a Kafka record header.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
-/// What a receiver speaks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReceiverKind {
-    /// The `IncidentUpdate` as JSON with `"version": "1"` added ([`format::native`]).
-    Native,
-    /// Alertmanager webhook payload, version 4.
-    Alertmanager,
-    /// PagerDuty Events API v2 `enqueue`.
-    PagerDuty {
-        /// The integration's routing key.
-        routing_key: String,
-    },
-    /// Slack incoming webhook.
-    Slack,
-    /// Native JSON records on a Kafka topic (key = incident id).
-    Kafka {
-        /// Destination topic.
-        topic: String,
-    },
-}
-
-impl ReceiverKind {
-    fn is_webhook(&self) -> bool {
-        !matches!(self, Self::Kafka { .. })
-    }
-}
-
-/// One configured receiver.
-#[derive(Clone)]
-pub struct ReceiverSpec {
-    /// Unique name; a metric label and part of the outbox keys (so renaming a receiver
-    /// starts it afresh).
-    pub name: String,
-    /// Format and transport.
-    pub kind: ReceiverKind,
-    /// Webhook URL (required for webhooks except PagerDuty, which defaults to
-    /// [`PAGERDUTY_URL`]; ignored for Kafka).
-    pub url: Option<String>,
-    /// HMAC-SHA256 key of the [`SIGNATURE_HEADER`].
-    pub secret: Option<String>,
-    /// Per request (for Kafka: until the broker acknowledges).
-    pub timeout: Duration,
-    /// Backoff cap.
-    pub max_backoff: Duration,
-    /// Updates of lower severity are not sent; the resolve of an incident this receiver was
-    /// told about is sent whatever its severity.
-    pub min_severity: Severity,
-    /// Extra request headers (e.g. `Authorization`).
-    pub headers: Vec<(String, String)>,
-    /// Base URL of Faultline's UI for links (`<external_url>/incidents/<id>`).
-    pub external_url: Option<String>,
-}
-
-impl std::fmt::Debug for ReceiverSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The secret, the routing key and header values (tokens) stay out of logs.
-        let kind = match &self.kind {
-            ReceiverKind::PagerDuty { .. } => "pagerduty".to_owned(),
-            k => format!("{k:?}"),
-        };
-        f.debug_struct("ReceiverSpec")
-            .field("name", &self.name)
-            .field("kind", &kind)
-            .field("url", &self.url)
-            .field("secret", &self.secret.as_ref().map(|_| "***"))
-            .field("timeout", &self.timeout)
-            .field("max_backoff", &self.max_backoff)
-            .field("min_severity", &self.min_severity)
-            .field(
-                "headers",
-                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
-            .field("external_url", &self.external_url)
-            .finish()
-    }
-}
-
-impl ReceiverSpec {
-    /// A receiver with the default timeout, backoff cap and no filters.
-    pub fn new(name: impl Into<String>, kind: ReceiverKind, url: Option<String>) -> Self {
-        Self {
-            name: name.into(),
-            kind,
-            url,
-            secret: None,
-            timeout: DEFAULT_TIMEOUT,
-            max_backoff: DEFAULT_MAX_BACKOFF,
-            min_severity: Severity::Info,
-            headers: Vec::new(),
-            external_url: None,
-        }
-    }
-}
+pub use faultline_config::{PAGERDUTY_URL, ReceiverConfig, ReceiverKind};
 
 /// Why the outbox could not start or record.
 #[derive(Debug, Error)]
@@ -233,7 +135,7 @@ impl Outbox {
     /// required only when a Kafka receiver is configured.
     pub fn start(
         db: Arc<DB>,
-        receivers: Vec<ReceiverSpec>,
+        receivers: Vec<ReceiverConfig>,
         kafka: Option<ClientConfig>,
         rt: tokio::runtime::Handle,
     ) -> Result<Outbox, NotifyError> {
@@ -355,44 +257,19 @@ impl Outbox {
     }
 }
 
-fn validate(receivers: &[ReceiverSpec]) -> Result<(), NotifyError> {
+fn validate(receivers: &[ReceiverConfig]) -> Result<(), NotifyError> {
     let mut names = HashSet::new();
     for r in receivers {
-        let bad = |reason: String| NotifyError::InvalidReceiver {
-            name: r.name.clone(),
-            reason,
+        let reason = if !names.insert(r.name.as_str()) {
+            Some("the name is used by another receiver".to_owned())
+        } else {
+            r.problem()
         };
-        if r.name.is_empty() || r.name.contains('\0') {
-            return Err(bad("the name must be non-empty and free of NUL".into()));
-        }
-        if !names.insert(r.name.as_str()) {
-            return Err(bad("the name is used by another receiver".into()));
-        }
-        match &r.kind {
-            ReceiverKind::Kafka { topic } if topic.is_empty() => {
-                return Err(bad("the Kafka topic is empty".into()));
-            }
-            ReceiverKind::PagerDuty { routing_key } if routing_key.is_empty() => {
-                return Err(bad("the PagerDuty routing key is empty".into()));
-            }
-            _ => {}
-        }
-        if r.kind.is_webhook() {
-            let url = match (&r.url, &r.kind) {
-                (Some(u), _) => u.as_str(),
-                (None, ReceiverKind::PagerDuty { .. }) => PAGERDUTY_URL,
-                (None, _) => return Err(bad("a webhook needs a `url`".into())),
-            };
-            let parsed = reqwest::Url::parse(url).map_err(|e| bad(format!("url `{url}`: {e}")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(bad(format!("url `{url}` is not http(s)")));
-            }
-        }
-        for (k, v) in &r.headers {
-            reqwest::header::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| bad(format!("`{k}` is not a valid header name")))?;
-            reqwest::header::HeaderValue::from_str(v)
-                .map_err(|_| bad(format!("the value of header `{k}` is not valid")))?;
+        if let Some(reason) = reason {
+            return Err(NotifyError::InvalidReceiver {
+                name: r.name.clone(),
+                reason,
+            });
         }
     }
     Ok(())

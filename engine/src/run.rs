@@ -15,7 +15,7 @@ use rdkafka::producer::DefaultProducerContext;
 use tracing::info;
 
 use crate::emit::KafkaSink;
-use crate::notify::{Outbox, ReceiverKind, ReceiverSpec};
+use crate::notify::{Outbox, ReceiverConfig, ReceiverKind};
 use crate::pipeline::{IncidentSink, InputTopic, Pipeline};
 use crate::source::Source;
 use crate::store::Store;
@@ -115,32 +115,9 @@ impl IncidentSink for Outbox {
 }
 
 /// The receivers of incident updates: the configured webhooks and the incidents topic.
-fn receivers(config: &Config) -> Vec<ReceiverSpec> {
-    use faultline_config::ReceiverType;
-    let mut out: Vec<ReceiverSpec> = config
-        .receivers
-        .iter()
-        .map(|r| {
-            let kind = match r.kind {
-                ReceiverType::Native => ReceiverKind::Native,
-                ReceiverType::Alertmanager => ReceiverKind::Alertmanager,
-                ReceiverType::Pagerduty => ReceiverKind::PagerDuty {
-                    routing_key: r.routing_key.clone().unwrap_or_default(),
-                },
-                ReceiverType::Slack => ReceiverKind::Slack,
-            };
-            ReceiverSpec {
-                secret: r.secret.clone(),
-                timeout: r.timeout,
-                max_backoff: r.max_backoff,
-                min_severity: r.min_severity,
-                headers: r.headers.clone(),
-                external_url: r.external_url.clone(),
-                ..ReceiverSpec::new(&r.name, kind, Some(r.url.clone()))
-            }
-        })
-        .collect();
-    out.push(ReceiverSpec::new(
+fn receivers(config: &Config) -> Vec<ReceiverConfig> {
+    let mut out = config.receivers.clone();
+    out.push(ReceiverConfig::new(
         faultline_config::KAFKA_RECEIVER,
         ReceiverKind::Kafka {
             topic: config.kafka.incidents_topic.clone(),

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tracing::error;
 
 use super::webhook::{Outcome, Transport};
-use super::{CONCURRENCY, INITIAL_BACKOFF, ReceiverSpec, Shared, lock, outbox};
+use super::{CONCURRENCY, INITIAL_BACKOFF, ReceiverConfig, Shared, lock, outbox};
 use crate::telemetry;
 
 /// One queued update.
@@ -41,7 +41,7 @@ struct Queues {
 
 /// A receiver: its spec, transport, queues and metric handles.
 pub(super) struct Receiver {
-    pub spec: ReceiverSpec,
+    pub spec: ReceiverConfig,
     transport: Transport,
     queues: Mutex<Queues>,
     /// Wakes the task: new work or shutdown.
@@ -62,7 +62,7 @@ impl std::fmt::Debug for Receiver {
 }
 
 impl Receiver {
-    pub fn new(spec: ReceiverSpec, transport: Transport) -> Self {
+    pub fn new(spec: ReceiverConfig, transport: Transport) -> Self {
         let name = spec.name.clone();
         let pending_gauge = gauge!(telemetry::NOTIFY_PENDING, "receiver" => name.clone());
         pending_gauge.set(0.0);

@@ -15,7 +15,7 @@
 use faultline_correlator::{IncidentUpdate, Severity, Status};
 use serde_json::{Map, Value, json};
 
-use super::{ReceiverKind, ReceiverSpec};
+use super::{ReceiverConfig, ReceiverKind};
 
 /// Alertmanager's "not ended" time.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -27,7 +27,10 @@ pub const ALERT_NAME: &str = "FaultlineIncident";
 const TOP: usize = 3;
 
 /// The request body `spec` receives for `update`.
-pub fn render(spec: &ReceiverSpec, update: &IncidentUpdate) -> Result<Vec<u8>, serde_json::Error> {
+pub fn render(
+    spec: &ReceiverConfig,
+    update: &IncidentUpdate,
+) -> Result<Vec<u8>, serde_json::Error> {
     let external = spec.external_url.as_deref();
     let value = match &spec.kind {
         ReceiverKind::Native | ReceiverKind::Kafka { .. } => return native(update),

@@ -106,14 +106,14 @@ impl Harness {
         }
     }
 
-    fn spec(&self, name: &str, kind: ReceiverKind) -> ReceiverSpec {
-        let mut s = ReceiverSpec::new(name, kind, Some(self.url.clone()));
+    fn spec(&self, name: &str, kind: ReceiverKind) -> ReceiverConfig {
+        let mut s = ReceiverConfig::new(name, kind, Some(self.url.clone()));
         s.max_backoff = Duration::from_millis(20);
         s.timeout = Duration::from_secs(5);
         s
     }
 
-    fn open(&self, specs: Vec<ReceiverSpec>) -> Outbox {
+    fn open(&self, specs: Vec<ReceiverConfig>) -> Outbox {
         let store = Store::open(self.dir.path()).unwrap();
         Outbox::start(store.db().clone(), specs, None, self.rt.handle().clone()).unwrap()
     }
@@ -456,16 +456,16 @@ fn start_rejects_unusable_receivers() {
     let url = Some("http://127.0.0.1:1/x".to_owned());
     let cases = [
         vec![
-            ReceiverSpec::new("a", ReceiverKind::Native, url.clone()),
-            ReceiverSpec::new("a", ReceiverKind::Slack, url.clone()),
+            ReceiverConfig::new("a", ReceiverKind::Native, url.clone()),
+            ReceiverConfig::new("a", ReceiverKind::Slack, url.clone()),
         ],
-        vec![ReceiverSpec::new("a", ReceiverKind::Native, None)],
-        vec![ReceiverSpec::new(
+        vec![ReceiverConfig::new("a", ReceiverKind::Native, None)],
+        vec![ReceiverConfig::new(
             "a",
             ReceiverKind::Native,
             Some("ftp://x".into()),
         )],
-        vec![ReceiverSpec::new(
+        vec![ReceiverConfig::new(
             "k",
             ReceiverKind::Kafka {
                 topic: "incidents".into(),
@@ -473,7 +473,7 @@ fn start_rejects_unusable_receivers() {
             None,
         )],
         vec![{
-            let mut s = ReceiverSpec::new("h", ReceiverKind::Native, url.clone());
+            let mut s = ReceiverConfig::new("h", ReceiverKind::Native, url.clone());
             s.headers = vec![("bad header".into(), "v".into())];
             s
         }],
@@ -484,7 +484,7 @@ fn start_rejects_unusable_receivers() {
         assert!(matches!(err, NotifyError::InvalidReceiver { .. }), "{err}");
     }
     // PagerDuty has a default URL.
-    let pd = ReceiverSpec::new(
+    let pd = ReceiverConfig::new(
         "pd",
         ReceiverKind::PagerDuty {
             routing_key: "R".into(),
@@ -513,7 +513,7 @@ fn kafka_receiver_publishes_native_records_keyed_by_incident() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let spec = ReceiverSpec::new(
+    let spec = ReceiverConfig::new(
         "stream",
         ReceiverKind::Kafka {
             topic: "incidents".into(),

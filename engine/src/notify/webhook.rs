@@ -13,7 +13,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AF
 use tracing::{error, warn};
 
 use super::{
-    IDEMPOTENCY_HEADER, NotifyError, PAGERDUTY_URL, ReceiverKind, ReceiverSpec, SIGNATURE_HEADER,
+    IDEMPOTENCY_HEADER, NotifyError, PAGERDUTY_URL, ReceiverConfig, ReceiverKind, SIGNATURE_HEADER,
     format, sign,
 };
 use crate::telemetry;
@@ -138,7 +138,7 @@ pub(super) enum Transport {
 impl Transport {
     /// The transport of `spec` (already validated); Kafka receivers share `producer`.
     pub fn new(
-        spec: &ReceiverSpec,
+        spec: &ReceiverConfig,
         producer: Option<Arc<FutureProducer>>,
     ) -> Result<Self, NotifyError> {
         let invalid = |reason: String| NotifyError::InvalidReceiver {
@@ -176,7 +176,7 @@ impl Transport {
     }
 
     /// One attempt to deliver `update`; counts and logs everything but success.
-    pub async fn send(&self, spec: &ReceiverSpec, update: &IncidentUpdate) -> Outcome {
+    pub async fn send(&self, spec: &ReceiverConfig, update: &IncidentUpdate) -> Outcome {
         let outcome = match self {
             Self::Http { client, url } => post(client, url, spec, update).await,
             Self::Kafka { producer, topic } => produce(producer, topic, spec, update).await,
@@ -189,7 +189,7 @@ impl Transport {
 async fn post(
     client: &reqwest::Client,
     url: &reqwest::Url,
-    spec: &ReceiverSpec,
+    spec: &ReceiverConfig,
     update: &IncidentUpdate,
 ) -> Outcome {
     let body = match format::render(spec, update) {
@@ -291,7 +291,7 @@ async fn excerpt(mut resp: reqwest::Response) -> String {
 async fn produce(
     producer: &FutureProducer,
     topic: &str,
-    spec: &ReceiverSpec,
+    spec: &ReceiverConfig,
     update: &IncidentUpdate,
 ) -> Outcome {
     let payload = match format::native(update) {

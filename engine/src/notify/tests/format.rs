@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{open, update};
-use crate::notify::{ReceiverKind, ReceiverSpec, format};
+use crate::notify::{ReceiverConfig, ReceiverKind, format};
 use faultline_correlator::{IncidentUpdate, Severity, Status};
 
 fn obj<'a>(v: &'a Value, key: &str) -> &'a serde_json::Map<String, Value> {
@@ -157,7 +157,7 @@ fn native_payload_is_the_update_with_a_version() {
     assert_eq!(fields.remove("version"), Some(Value::from("1")));
     let back: IncidentUpdate = serde_json::from_value(v).unwrap();
     assert_eq!(back, u);
-    let spec = ReceiverSpec::new("k", ReceiverKind::Kafka { topic: "t".into() }, None);
+    let spec = ReceiverConfig::new("k", ReceiverKind::Kafka { topic: "t".into() }, None);
     assert_eq!(
         format::render(&spec, &u).unwrap(),
         bytes,
