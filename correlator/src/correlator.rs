@@ -19,7 +19,7 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
@@ -44,6 +44,10 @@ pub struct Correlator {
     clock: Millis,
     /// Open incidents and resolved ones kept for reopening, by id (the emission order).
     incidents: BTreeMap<String, Incident>,
+    /// The ids of the incidents above that hold each entity: grouping and change events
+    /// look up the entities near them instead of scanning every incident. Derived state
+    /// (rebuilt on restore), kept in step by `index` and `remove`.
+    by_entity: HashMap<String, BTreeSet<String>>,
     /// Change events by (at, id), for incidents that open later.
     changes: BTreeMap<(Millis, String), Change>,
     /// Recently seen signal ids, to fold redelivered anomalies.
@@ -68,6 +72,7 @@ impl Correlator {
             settings,
             clock: Millis::MIN,
             incidents: BTreeMap::new(),
+            by_entity: HashMap::new(),
             changes: BTreeMap::new(),
             seen: Seen::default(),
             next_due: Millis::MAX,
@@ -156,10 +161,13 @@ impl Correlator {
         let window = self.settings.window;
         let mut open: Vec<(Millis, &str)> = Vec::new();
         let mut resolved: Vec<(Millis, &str)> = Vec::new();
-        for inc in self.incidents.values() {
-            if !inc.entities.iter().any(|e| near.contains(e.as_str())) {
-                continue;
-            }
+        let ids: BTreeSet<&str> = near
+            .iter()
+            .filter_map(|e| self.by_entity.get(*e))
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        for inc in ids.into_iter().filter_map(|id| self.incidents.get(id)) {
             match inc.resolved_at {
                 // Inside the incident's span, widened by the window: partitions read in
                 // batches deliver anomalies out of event-time order.
@@ -209,6 +217,7 @@ impl Correlator {
             let id = self.fresh_id(&s.id);
             let inc = Incident::open(id.clone(), &s);
             self.incidents.insert(id.clone(), inc);
+            self.index(&id, &s.entity);
             self.attach_stored(&id, &s.entity);
             self.touched(&id);
             self.tick(out);
@@ -227,13 +236,13 @@ impl Correlator {
         }
         let lookback = self.settings.change_lookback;
         let mut touched = Vec::new();
-        for inc in self.incidents.values_mut() {
-            if inc.status == Status::Open
-                && inc.entities.contains(&c.entity)
+        for id in self.by_entity.get(&c.entity).into_iter().flatten() {
+            if let Some(inc) = self.incidents.get_mut(id)
+                && inc.status == Status::Open
                 && c.at >= inc.opened_at.saturating_sub(lookback)
                 && inc.attach(&c)
             {
-                touched.push(inc.id.clone());
+                touched.push(id.clone());
             }
         }
         for id in &touched {
@@ -301,6 +310,15 @@ impl Correlator {
         self.next_edge_expiry = self.topology.next_expiry();
         self.clock = state.clock;
         self.incidents = incidents;
+        self.by_entity.clear();
+        let held: Vec<(String, String)> = self
+            .incidents
+            .values()
+            .flat_map(|i| i.entities.iter().map(|e| (i.id.clone(), e.clone())))
+            .collect();
+        for (id, entity) in held {
+            self.index(&id, &entity);
+        }
         self.changes = changes;
         self.seen = seen;
         self.late = state.late;
@@ -353,8 +371,17 @@ impl Correlator {
             settings: &self.settings,
             now: self.clock,
         };
-        self.incidents
-            .retain(|_, inc| inc.next_due(cx.settings) > cx.now || inc.step(cx, out));
+        let mut gone = Vec::new();
+        self.incidents.retain(|id, inc| {
+            let keep = inc.next_due(cx.settings) > cx.now || inc.step(cx, out);
+            if !keep {
+                gone.push((id.clone(), std::mem::take(&mut inc.entities)));
+            }
+            keep
+        });
+        for (id, entities) in gone {
+            self.unindex(&id, &entities);
+        }
         self.trim_resolved();
         self.next_due = self.earliest_due();
     }
@@ -380,6 +407,7 @@ impl Correlator {
             return;
         };
         if inc.add(s, self.settings.max_members) {
+            self.index(id, &s.entity);
             self.attach_stored(id, &s.entity);
         }
         self.touched(id);
@@ -403,7 +431,7 @@ impl Correlator {
     /// Merges incident `other` into `survivor`. `other` emits a final `Resolved` saying so,
     /// if it ever notified.
     fn merge(&mut self, survivor: &str, other: &str, out: &mut Vec<IncidentUpdate>) {
-        let Some(mut gone) = self.incidents.remove(other) else {
+        let Some(mut gone) = self.remove(other) else {
             return;
         };
         if gone.revision > 0 {
@@ -424,6 +452,7 @@ impl Correlator {
         };
         let fresh = inc.absorb(gone, self.settings.max_members);
         for entity in &fresh {
+            self.index(survivor, entity);
             self.attach_stored(survivor, entity);
         }
         self.touched(survivor);
@@ -442,6 +471,7 @@ impl Correlator {
             return;
         }
         open.sort_unstable();
+        let mut gone = Vec::new();
         let cx = Ctx {
             topology: &self.topology,
             settings: &self.settings,
@@ -451,8 +481,11 @@ impl Correlator {
             if let Some(inc) = self.incidents.get_mut(id)
                 && !inc.resolve(cx, out)
             {
-                self.incidents.remove(id);
+                gone.push(id);
             }
+        }
+        for id in gone {
+            self.remove(id);
         }
         self.trim_resolved();
         self.next_due = self.earliest_due();
@@ -471,8 +504,55 @@ impl Correlator {
         }
         resolved.sort_unstable();
         for (_, id) in &resolved[..resolved.len() - max] {
-            self.incidents.remove(id);
+            self.remove(id);
         }
+    }
+
+    /// Notes that incident `id` holds `entity`.
+    fn index(&mut self, id: &str, entity: &str) {
+        match self.by_entity.get_mut(entity) {
+            Some(ids) => {
+                ids.insert(id.to_owned());
+            }
+            None => {
+                self.by_entity
+                    .insert(entity.to_owned(), BTreeSet::from([id.to_owned()]));
+            }
+        }
+    }
+
+    /// Forgets that incident `id` holds `entities`.
+    fn unindex(&mut self, id: &str, entities: &BTreeSet<String>) {
+        for e in entities {
+            if let Some(ids) = self.by_entity.get_mut(e) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    self.by_entity.remove(e);
+                }
+            }
+        }
+    }
+
+    /// Panics unless the entity index is exactly what the incidents hold.
+    #[cfg(test)]
+    pub(crate) fn assert_index_consistent(&self) {
+        let mut expected: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for inc in self.incidents.values() {
+            for e in &inc.entities {
+                expected
+                    .entry(e.clone())
+                    .or_default()
+                    .insert(inc.id.clone());
+            }
+        }
+        assert_eq!(self.by_entity, expected);
+    }
+
+    /// Takes incident `id` out of the incidents and the entity index.
+    fn remove(&mut self, id: &str) -> Option<Incident> {
+        let inc = self.incidents.remove(id)?;
+        self.unindex(id, &inc.entities);
+        Some(inc)
     }
 
     /// 16 hex digits of the first member's signal id hash, re-seeded on a clash with a

@@ -96,8 +96,10 @@ fn run(steps: &[Step]) -> Vec<IncidentUpdate> {
     let mut out = Vec::new();
     for step in steps {
         feed(&mut c, step, &mut out);
+        c.assert_index_consistent();
     }
     c.advance(Millis::MAX, &mut out);
+    c.assert_index_consistent();
     assert_eq!(
         c.open_incidents(),
         0,
@@ -155,6 +157,7 @@ proptest! {
         }
         let mut second = Correlator::new(topology(), small());
         second.restore(&first.snapshot()).unwrap();
+        second.assert_index_consistent();
         for step in &steps[k..] {
             feed(&mut second, step, &mut out);
         }
