@@ -297,12 +297,18 @@ pub fn load_series(data: &Path) -> Result<Vec<Series>> {
 /// within 2 minutes, notify after one more 1-minute sample, resolve after 3 quiet minutes,
 /// and never reopen (faults come ~8 minutes apart; a recurrence is a new incident).
 pub fn settings() -> Settings {
+    settings_for_step(60_000)
+}
+
+/// [`settings`] in sampling steps, for data sampled every `step` ms: group within 2 steps,
+/// notify after 1, resolve after 3 quiet steps.
+pub fn settings_for_step(step: Millis) -> Settings {
     Settings {
-        window: 2 * 60_000,
+        window: 2 * step,
         max_hops: 2,
-        group_wait: 60_000,
-        group_interval: 60_000,
-        quiet_period: 3 * 60_000,
+        group_wait: step,
+        group_interval: step,
+        quiet_period: 3 * step,
         reopen_window: 0,
         rank: RankParams::default(),
         ..Settings::default()
@@ -370,7 +376,7 @@ fn judge(
 /// The latest [`PERSIST`] bad-way anomalies of a run as one signal: dated at the run's
 /// onset, as strong as the weakest of them, so a lone spike never signals and one extreme
 /// point cannot dominate the ranking (the "second largest" of the prototype, generalised).
-fn persistent(run: &[Signal]) -> Signal {
+pub(crate) fn persistent(run: &[Signal]) -> Signal {
     let onset = run[0].at;
     let mut s = run[run.len() - PERSIST..]
         .iter()

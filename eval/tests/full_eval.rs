@@ -52,4 +52,12 @@ fn petshop_latency_meets_top1_over_every_issue() {
     // Every latency issue of all four scenarios (train and test, temporal included).
     assert_eq!(v["n"], 36);
     assert!(v["ac1"].as_f64().unwrap() >= 0.6, "{v}");
+    // Specificity: ~49 quiet hours per scenario raise at most one incident per 4 hours.
+    for scenario in ["low_traffic", "high_traffic"] {
+        let raised = v["noissue_incidents"][scenario].as_u64().unwrap();
+        assert!(
+            raised <= 12,
+            "{scenario}: {raised} incidents on no-issue data\n{v}"
+        );
+    }
 }
