@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::eval::nab::{self, WindowedGaussian};
 use crate::run::Overrides;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use faultline_detectors::{Detector, DetectorSpec, EventTime};
+use faultline_eval::nab::{self, WindowedGaussian};
 
 /// Faultline: a streaming AIOps engine.
 #[derive(Debug, Parser)]

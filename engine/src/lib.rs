@@ -10,7 +10,6 @@ pub mod cli;
 mod delivery;
 pub mod demo;
 pub mod emit;
-pub mod eval;
 pub mod http;
 pub mod notify;
 pub mod pipeline;

@@ -1,4 +1,5 @@
-//! Root-cause evaluation of Faultline on public fault-injection corpora.
+//! Evaluation of Faultline on public corpora: anomaly detection on NAB ([`nab`]) and
+//! root-cause ranking on fault-injection corpora ([`rca`]).
 //!
 //! [`rca`] replays a corpus through Faultline's own detectors, incident engine and ranking
 //! and scores the ranking against the corpus' ground truth (AC@1, AC@3, Avg@5). The
@@ -9,6 +10,7 @@
 
 pub mod csv;
 pub mod evidence;
+pub mod nab;
 pub mod nezha;
 pub mod petshop;
 pub mod score;

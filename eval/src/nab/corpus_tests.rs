@@ -6,7 +6,6 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::OnceLock;
 
-use super::test_util::TempDir;
 use super::*;
 
 /// The corpus beside the workspace: `<workspace>/../shared/datasets/nab`.
@@ -151,7 +150,7 @@ fn default_ensemble_scores_at_least_sixty_on_nab() {
 
 #[test]
 fn evaluate_gives_each_file_a_fresh_detector_and_writes_nabs_layout() {
-    let out = TempDir::new("evaluate");
+    let out = tempfile::tempdir().expect("a temporary directory");
     let corpus = tiny_corpus();
     // A detector that counts its own calls: a fresh one starts again at 1 in every file.
     let make = || -> Box<dyn FnMut(i64, f64) -> f64> {
@@ -161,11 +160,11 @@ fn evaluate_gives_each_file_a_fresh_detector_and_writes_nabs_layout() {
             if calls == 3.0 { f64::NAN } else { calls / 10.0 }
         })
     };
-    let report = evaluate(&corpus, "counter", &make, Some(&out.0)).expect("evaluates");
+    let report = evaluate(&corpus, "counter", &make, Some(out.path())).expect("evaluates");
     assert_eq!(report.detector, "counter");
     assert_eq!(report.categories.len(), 2);
 
-    let written = std::fs::read_to_string(out.0.join("counter/catB/counter_b.csv"))
+    let written = std::fs::read_to_string(out.path().join("counter/catB/counter_b.csv"))
         .expect("results file for catB/b.csv");
     assert_eq!(
         written,
@@ -175,15 +174,20 @@ fn evaluate_gives_each_file_a_fresh_detector_and_writes_nabs_layout() {
          2014-01-01 00:05:00,3,0,1\n\
          2014-01-01 00:10:00,4,0.4,0\n"
     );
-    assert!(out.0.join("counter/catA/counter_a.csv").is_file());
+    assert!(out.path().join("counter/catA/counter_a.csv").is_file());
 }
 
 #[test]
 fn evaluate_rejects_a_detector_name_that_is_not_one_path_component() {
-    let out = TempDir::new("badname");
+    let out = tempfile::tempdir().expect("a temporary directory");
     for name in ["", "..", "a/b"] {
-        let err = evaluate(&tiny_corpus(), name, &|| Box::new(|_, _| 0.0), Some(&out.0))
-            .expect_err("bad name");
+        let err = evaluate(
+            &tiny_corpus(),
+            name,
+            &|| Box::new(|_, _| 0.0),
+            Some(out.path()),
+        )
+        .expect_err("bad name");
         assert!(
             matches!(err, NabError::BadDetectorName { .. }),
             "{name}: {err}"

@@ -117,5 +117,3 @@ fn write_results(
 
 #[cfg(test)]
 mod corpus_tests;
-#[cfg(test)]
-mod test_util;

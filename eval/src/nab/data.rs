@@ -362,7 +362,6 @@ fn file_name(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::TempDir;
     use super::*;
 
     fn write(root: &Path, relative: &str, content: &str) {
@@ -397,9 +396,9 @@ mod tests {
 
     #[test]
     fn loads_crlf_files_without_trailing_newline_and_maps_windows_to_first_duplicate() {
-        let dir = TempDir::new("load");
-        fixture(&dir.0);
-        let corpus = Corpus::load(&dir.0).expect("fixture loads");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        fixture(dir.path());
+        let corpus = Corpus::load(dir.path()).expect("fixture loads");
 
         let names: Vec<String> = corpus.files.iter().map(NabFile::key).collect();
         assert_eq!(names, ["catA/a.csv", "catB/b.csv"]);
@@ -420,14 +419,14 @@ mod tests {
 
     #[test]
     fn names_file_and_line_of_a_bad_row() {
-        let dir = TempDir::new("badrow");
-        fixture(&dir.0);
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        fixture(dir.path());
         write(
-            &dir.0,
+            dir.path(),
             "data/catA/a.csv",
             "timestamp,value\n2015-03-01 10:00:00,10\n2015-03-01 10:05:00,ten\n",
         );
-        let err = Corpus::load(&dir.0).expect_err("bad value must fail");
+        let err = Corpus::load(dir.path()).expect_err("bad value must fail");
         let NabError::BadRow {
             path,
             line,
@@ -444,15 +443,15 @@ mod tests {
 
     #[test]
     fn rejects_a_window_bound_that_matches_no_row() {
-        let dir = TempDir::new("nowin");
-        fixture(&dir.0);
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        fixture(dir.path());
         write(
-            &dir.0,
+            dir.path(),
             "labels/combined_windows.json",
             r#"{"catA/a.csv": [], "catB/b.csv": [["2014-01-01 00:06:00.000000",
                 "2014-01-01 00:10:00.000000"]]}"#,
         );
-        let err = Corpus::load(&dir.0).expect_err("unknown bound must fail");
+        let err = Corpus::load(dir.path()).expect_err("unknown bound must fail");
         assert!(
             matches!(&err, NabError::WindowTimestampNotFound { file, text, .. }
                 if file == "catB/b.csv" && text == "2014-01-01 00:06:00.000000"),
@@ -462,22 +461,22 @@ mod tests {
 
     #[test]
     fn rejects_unlabelled_files_and_labels_without_files() {
-        let dir = TempDir::new("labels");
-        fixture(&dir.0);
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        fixture(dir.path());
         write(
-            &dir.0,
+            dir.path(),
             "labels/combined_windows.json",
             r#"{"catB/b.csv": []}"#,
         );
-        let err = Corpus::load(&dir.0).expect_err("catA/a.csv is unlabelled");
+        let err = Corpus::load(dir.path()).expect_err("catA/a.csv is unlabelled");
         assert!(matches!(&err, NabError::Unlabelled { file, .. } if file == "catA/a.csv"));
 
         write(
-            &dir.0,
+            dir.path(),
             "labels/combined_windows.json",
             r#"{"catA/a.csv": [], "catB/b.csv": [], "catC/c.csv": []}"#,
         );
-        let err = Corpus::load(&dir.0).expect_err("catC/c.csv has no data");
+        let err = Corpus::load(dir.path()).expect_err("catC/c.csv has no data");
         assert!(matches!(&err, NabError::LabelsWithoutData { file, .. } if file == "catC/c.csv"));
     }
 

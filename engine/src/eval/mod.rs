@@ -1,3 +1,0 @@
-//! Evaluation harnesses that score Faultline on public datasets.
-
-pub mod nab;
