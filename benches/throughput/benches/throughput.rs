@@ -51,10 +51,15 @@ impl Sink for NullSink {
 const SERIES: usize = 10_000;
 const T0: i64 = 1_700_000_000_000;
 /// Scrapes fed before timing: past every member's warm-up and the calibrators' youth, so the
-/// steady state is measured. (After 100 scrapes the young calibrators still flag ~0.9% of
-/// samples, and the correlator then re-renders ~50 incidents of 200 members every scrape:
-/// ~600k samples/s. After 1000 they flag ~0.08%.)
-const WARMUP_STEPS: usize = 1000;
+/// steady state is measured (~0.08% of samples flagged). `FAULTLINE_BENCH_WARMUP=100` measures
+/// the stressed correlator instead: the young calibrators still flag ~0.9% of samples, and
+/// ~50 incidents of 200 members change every scrape.
+fn warmup_steps() -> usize {
+    std::env::var("FAULTLINE_BENCH_WARMUP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
 
 /// One scrape of every series at step `step`, as records of `per` samples.
 fn native_records(step: usize, per: usize, rng: &mut XorShift) -> Vec<Vec<u8>> {
@@ -143,7 +148,7 @@ fn bench_pipeline(name: &str, format: Format, per: usize, runs: usize) {
     };
     let mut offset = 0;
     // Warm up past the detectors' warm-up so the steady state is measured.
-    for step in 0..WARMUP_STEPS {
+    for step in 0..warmup_steps() {
         for r in build(step, &mut rng) {
             feed(&mut p, &mut offset, &r);
         }
@@ -151,7 +156,7 @@ fn bench_pipeline(name: &str, format: Format, per: usize, runs: usize) {
     let mut rates = Vec::new();
     let anomalies_before = p.sink_mut().outputs;
     for run in 0..runs {
-        let batch = build(WARMUP_STEPS + run, &mut rng);
+        let batch = build(warmup_steps() + run, &mut rng);
         let bytes: usize = batch.iter().map(Vec::len).sum();
         let started = Instant::now();
         let mut samples = 0;
@@ -264,7 +269,7 @@ fn bench_kafka(name: &str, records: &[Vec<u8>], samples_per_record: usize) {
         if with_pipeline {
             // Warm the series up directly, so the timed part is the steady state.
             let mut rng = XorShift::new(5);
-            for step in 0..WARMUP_STEPS {
+            for step in 0..warmup_steps() {
                 for r in native_records(step, samples_per_record, &mut rng) {
                     feed(&mut p, &mut offset, &r);
                 }
@@ -315,7 +320,7 @@ fn main() {
     let steps = if quick { 2 } else { 5 };
     let mut rng = XorShift::new(11);
     for (name, per) in [("native_json_batched_100", 100), ("native_json_single", 1)] {
-        let records: Vec<Vec<u8>> = (WARMUP_STEPS..WARMUP_STEPS + steps)
+        let records: Vec<Vec<u8>> = (warmup_steps()..warmup_steps() + steps)
             .flat_map(|s| native_records(s, per, &mut rng))
             .collect();
         bench_kafka(name, &records, per);
