@@ -102,7 +102,7 @@ fn severity(members: &[&Member], single: f64) -> f64 {
         if x <= 0.0 {
             continue;
         }
-        let e = per_series.entry(m.series.as_str()).or_insert((-1.0, -1.0));
+        let e = per_series.entry(&*m.series).or_insert((-1.0, -1.0));
         if x > e.0 {
             *e = (x, e.0);
         } else if x > e.1 {
@@ -300,8 +300,8 @@ pub fn rank(
                 if series.len() == 3 {
                     break;
                 }
-                if !series.contains(&m.series) {
-                    series.push(m.series.clone());
+                if !series.iter().any(|s| **s == *m.series) {
+                    series.push(m.series.to_string());
                 }
             }
             Candidate {
@@ -336,7 +336,7 @@ mod tests {
 
     fn member(entity: &str, series: &str, at: Millis, magnitude: f64) -> Member {
         Member {
-            id: format!("{series}@{at}"),
+            id: format!("{series}@{at}").into(),
             entity: entity.into(),
             series: series.into(),
             metric: series.into(),

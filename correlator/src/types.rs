@@ -4,6 +4,8 @@
 //! config change) and [`TopologyUpdate`] (an edge seen by a tracer). Output: [`IncidentUpdate`],
 //! one per revision of an incident. Every timestamp is event time in Unix milliseconds.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// Unix milliseconds, event time.
@@ -237,17 +239,18 @@ pub struct Candidate {
     pub changes: Vec<String>,
 }
 
-/// One member anomaly of an incident.
+/// One member anomaly of an incident. Its strings are shared (`Arc<str>`): every update of
+/// an incident carries all its members, so cloning them must not copy the text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
     /// Anomaly id.
-    pub id: String,
+    pub id: Arc<str>,
     /// Entity.
-    pub entity: String,
+    pub entity: Arc<str>,
     /// Series display form.
-    pub series: String,
+    pub series: Arc<str>,
     /// Metric name.
-    pub metric: String,
+    pub metric: Arc<str>,
     /// Event time.
     pub at: Millis,
     /// Value.
@@ -263,18 +266,18 @@ pub struct Member {
     /// Magnitude in the bad direction (see [`Signal::magnitude`]).
     pub magnitude: f64,
     /// Detector.
-    pub detector: String,
+    pub detector: Arc<str>,
     /// Rule.
-    pub rule: String,
+    pub rule: Arc<str>,
 }
 
 impl From<&Signal> for Member {
     fn from(s: &Signal) -> Self {
         Self {
-            id: s.id.clone(),
-            entity: s.entity.clone(),
-            series: s.series.clone(),
-            metric: s.metric.clone(),
+            id: Arc::from(s.id.as_str()),
+            entity: Arc::from(s.entity.as_str()),
+            series: Arc::from(s.series.as_str()),
+            metric: Arc::from(s.metric.as_str()),
             at: s.at,
             value: s.value,
             lower: s.lower,
@@ -282,8 +285,8 @@ impl From<&Signal> for Member {
             up: s.up,
             score: s.score,
             magnitude: s.magnitude(),
-            detector: s.detector.clone(),
-            rule: s.rule.clone(),
+            detector: Arc::from(s.detector.as_str()),
+            rule: Arc::from(s.rule.as_str()),
         }
     }
 }

@@ -95,9 +95,9 @@ pub fn rank_members(
     use std::collections::BTreeMap;
     let mut by: BTreeMap<&str, faultline_correlator::EntityEvidence<'_>> = BTreeMap::new();
     for m in members {
-        by.entry(m.entity.as_str())
+        by.entry(&*m.entity)
             .or_insert_with(|| faultline_correlator::EntityEvidence {
-                entity: m.entity.as_str(),
+                entity: &m.entity,
                 members: Vec::new(),
                 changes: Vec::new(),
             })

@@ -164,7 +164,7 @@ pub fn on_anomalous_paths(
 ) -> std::collections::BTreeSet<String> {
     let mut strongest: BTreeMap<&str, f64> = BTreeMap::new();
     for m in members {
-        let e = strongest.entry(m.entity.as_str()).or_insert(0.0);
+        let e = strongest.entry(&*m.entity).or_insert(0.0);
         *e = e.max(m.magnitude);
     }
     let anomalous = |n: &str| strongest.get(n).is_some_and(|x| *x >= min);
@@ -289,7 +289,7 @@ pub fn candidate_members(
     let all = issue_members(issue, window, normal);
     let keep = on_anomalous_paths(topo, &issue.target, &all, PATH_MIN);
     all.into_iter()
-        .filter(|m| keep.contains(&m.entity))
+        .filter(|m| keep.contains(&*m.entity))
         .filter(|m| {
             m.metric.split_once('/').map(|(_, stat)| stat) == Some(issue.target_stat.as_str())
         })

@@ -51,7 +51,7 @@ fn sockshop_case_loads_and_labelled_ranking_finds_the_hog() {
     assert_eq!(case.anomalous[0].0, 100_000);
     let members = sockshop::labelled_members(&case);
     // carts-db's CPU went down: not its bad direction, so it has no member.
-    assert!(members.iter().all(|m| m.entity == "carts"));
+    assert!(members.iter().all(|m| &*m.entity == "carts"));
     let ranked = faultline_eval::evidence::rank_members(
         &sockshop::topology(),
         &members,
@@ -75,6 +75,6 @@ fn petshop_metrics_graph_and_target_load() {
     let issue = petshop::load_issue(&dir.join("target.json")).unwrap();
     assert_eq!(issue.root_cause, "PetSearch");
     let members = petshop::issue_members(&issue, &m, None);
-    assert!(members.iter().any(|x| x.entity == "PetSearch"));
-    assert!(members.iter().any(|x| x.entity == "petInfo" && !x.up));
+    assert!(members.iter().any(|x| &*x.entity == "PetSearch"));
+    assert!(members.iter().any(|x| &*x.entity == "petInfo" && !x.up));
 }

@@ -7,6 +7,7 @@
 //! long-running symptom does not page again every `group_interval`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
@@ -89,7 +90,7 @@ pub(super) struct Incident {
     /// Every anomaly folded in.
     pub member_count: u64,
     /// Kept members by series (at most `max_members`).
-    pub members: BTreeMap<String, Slot>,
+    pub members: BTreeMap<Arc<str>, Slot>,
     /// Every entity that ever had a member: grouping matches against all of them.
     pub entities: BTreeSet<String>,
     /// Attached changes, sorted by (at, id), at most [`MAX_CHANGES`].
@@ -369,9 +370,9 @@ impl Incident {
         let mut by_entity: BTreeMap<&str, EntityEvidence<'_>> = BTreeMap::new();
         for m in &members {
             by_entity
-                .entry(m.entity.as_str())
+                .entry(&*m.entity)
                 .or_insert_with(|| EntityEvidence {
-                    entity: m.entity.as_str(),
+                    entity: &m.entity,
                     members: Vec::new(),
                     changes: Vec::new(),
                 })
@@ -419,7 +420,7 @@ impl Incident {
             self.members
                 .values()
                 .map(|s| &s.member)
-                .filter(|m| entity.is_none_or(|e| m.entity == e))
+                .filter(|m| entity.is_none_or(|e| *m.entity == *e))
                 .max_by(|a, b| {
                     a.magnitude
                         .total_cmp(&b.magnitude)
@@ -459,7 +460,7 @@ impl Incident {
             return Err("incident member_count below its kept members");
         }
         for (series, slot) in &self.members {
-            if *series != slot.member.series || !self.entities.contains(&slot.member.entity) {
+            if *series != slot.member.series || !self.entities.contains(&*slot.member.entity) {
                 return Err("incident member filed under the wrong series or entity");
             }
         }

@@ -316,7 +316,7 @@ fn folds_duplicate_ids_and_repeats_of_a_series() {
     assert_eq!(u.member_count, 3);
     assert_eq!(u.members.len(), 1);
     let m = &u.members[0];
-    assert_eq!((m.id.as_str(), m.value, m.at), ("2", 40.0, 2 * S));
+    assert_eq!((&*m.id, m.value, m.at), ("2", 40.0, 2 * S));
     assert_eq!(m.magnitude, 6.0);
     assert!(
         u.title.starts_with("cart: latency up 6.0x band"),
@@ -573,7 +573,7 @@ fn the_title_names_the_top_candidate_and_a_real_symptom() {
     r.sig(sig("2", "cart", "latency", S, 60.0));
     let u = r.at(10 * S).pop().expect("opened");
     let top = &u.candidates[0].entity;
-    let own = u.members.iter().any(|m| &m.entity == top);
+    let own = u.members.iter().any(|m| *m.entity == **top);
     if own {
         assert!(
             u.title.starts_with(&format!("{top}: latency up")),

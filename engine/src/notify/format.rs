@@ -165,8 +165,8 @@ pub fn pagerduty(update: &IncidentUpdate, routing_key: &str, external_url: Optio
     }
     let rc = root_cause(update);
     let class = rc
-        .and_then(|e| update.members.iter().find(|m| m.entity == e))
-        .map_or("incident", |m| m.rule.as_str());
+        .and_then(|e| update.members.iter().find(|m| *m.entity == *e))
+        .map_or("incident", |m| &*m.rule);
     let candidates: Vec<Value> = update
         .candidates
         .iter()
