@@ -366,6 +366,17 @@ impl Correlator {
         if self.clock < self.next_due {
             return;
         }
+        let wait = self.settings.group_wait;
+        let first_due: Vec<String> = self
+            .incidents
+            .values()
+            .filter(|i| i.status == Status::Open && i.revision == 0)
+            .filter(|i| self.clock >= i.opened_at.saturating_add(wait))
+            .map(|i| i.id.clone())
+            .collect();
+        for id in first_due {
+            self.settle(&id, out);
+        }
         let cx = Ctx {
             topology: &self.topology,
             settings: &self.settings,
@@ -384,6 +395,47 @@ impl Correlator {
         }
         self.trim_resolved();
         self.next_due = self.earliest_due();
+    }
+
+    /// Before incident `id` first notifies, merges it with the open incidents it is
+    /// connected to: an entity of one within `max_hops` of an entity of the other, and their
+    /// spans within `window` of each other. A signal joins on arrival only what it is close
+    /// to at that moment, and partitions deliver in a different order on every run: an
+    /// anomaly that arrived before the members that widened a neighbouring incident's span
+    /// would otherwise stay an incident of its own, and grouping would depend on the order.
+    fn settle(&mut self, id: &str, out: &mut Vec<IncidentUpdate>) {
+        let Some(inc) = self.incidents.get(id) else {
+            return;
+        };
+        let window = self.settings.window;
+        let (opened, last) = (inc.opened_at, inc.last_at);
+        let mut neighbours: BTreeSet<&str> = BTreeSet::new();
+        for e in &inc.entities {
+            for n in near(&self.topology, e, self.settings.max_hops) {
+                if let Some(ids) = self.by_entity.get(n) {
+                    neighbours.extend(ids.iter().map(String::as_str));
+                }
+            }
+        }
+        let mut group: Vec<(Millis, String)> = neighbours
+            .into_iter()
+            .filter_map(|other| self.incidents.get(other))
+            .filter(|k| k.status == Status::Open && k.id != id)
+            .filter(|k| {
+                opened <= k.last_at.saturating_add(window)
+                    && last >= k.opened_at.saturating_sub(window)
+            })
+            .map(|k| (k.opened_at, k.id.clone()))
+            .collect();
+        if group.is_empty() {
+            return;
+        }
+        group.push((opened, id.to_owned()));
+        group.sort_unstable();
+        let survivor = group[0].1.clone();
+        for (_, other) in &group[1..] {
+            self.merge(&survivor, other, out);
+        }
     }
 
     fn earliest_due(&self) -> Millis {

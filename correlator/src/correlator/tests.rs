@@ -189,6 +189,35 @@ fn bridging_anomaly_merges_incidents_into_the_oldest() {
     );
 }
 
+/// The same anomalies in two arrival orders: `frontend` at 90 s is more than `window` after
+/// `cart`'s incident as first seen, but within it once `redis` at 40 s has widened its span.
+/// `redis` is not one hop from `frontend`, so no anomaly bridges the two; the incident that
+/// `frontend` opened merges into `cart`'s before it ever notifies.
+#[test]
+fn grouping_does_not_depend_on_the_arrival_order_of_a_span_widening_member() {
+    let orders: [&[usize]; 2] = [&[0, 1, 2], &[0, 2, 1]];
+    let signals = [
+        sig("1", "cart", "latency", 0, 20.0),
+        sig("2", "redis", "latency", 40 * S, 20.0),
+        sig("3", "frontend", "errors", 90 * S, 20.0),
+    ];
+    let mut finals = Vec::new();
+    for order in orders {
+        let mut r = Run::new(settings());
+        for &i in order {
+            r.sig(signals[i].clone());
+        }
+        r.at(10_000 * S);
+        let ids: BTreeSet<&str> = r.out.iter().map(|u| u.incident_id.as_str()).collect();
+        assert_eq!(ids.len(), 1, "{order:?}: one incident, got {:#?}", r.out);
+        let last = r.out.last().unwrap();
+        assert_eq!(last.transition, Transition::Resolved);
+        finals.push((last.entities.clone(), last.member_count));
+    }
+    assert_eq!(finals[0], finals[1]);
+    assert_eq!(finals[0].0, vec!["cart", "frontend", "redis"]);
+}
+
 #[test]
 fn merging_an_unnotified_incident_emits_nothing_for_it() {
     let mut r = Run::new(settings());
