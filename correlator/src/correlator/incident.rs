@@ -301,20 +301,30 @@ impl Incident {
                 self.emit_view(cx, Transition::Updated, view, out);
             }
         }
-        if cx.now >= self.last_at.saturating_add(self.quiet(s)) {
-            return self.resolve(cx, out);
+        let quiet_end = self.last_at.saturating_add(self.quiet(s));
+        if cx.now >= quiet_end {
+            return self.resolve_at(quiet_end, cx, out);
         }
         true
     }
 
-    /// Resolves now. Returns whether it is kept for reopening: a never-notified incident just
-    /// vanishes, and a flapping one is not reopened again (its recurrence is a new incident).
+    /// Resolves now (a forced resolve). Returns whether it is kept for reopening: a
+    /// never-notified incident just vanishes, and a flapping one is not reopened again (its
+    /// recurrence is a new incident).
     pub fn resolve(&mut self, cx: Ctx<'_>, out: &mut Vec<IncidentUpdate>) -> bool {
+        self.resolve_at(cx.now, cx, out)
+    }
+
+    /// Resolves as of event time `at`: for a quiet incident, the moment its quiet period
+    /// ended, not the later clock that noticed it. The clock is a watermark over partitions
+    /// read in varying order; dating the resolution by the data keeps the reopen window, and
+    /// so whether a later anomaly reopens or opens anew, the same on every replay.
+    fn resolve_at(&mut self, at: Millis, cx: Ctx<'_>, out: &mut Vec<IncidentUpdate>) -> bool {
         if self.revision == 0 {
             return false;
         }
         self.status = Status::Resolved;
-        self.resolved_at = Some(cx.now);
+        self.resolved_at = Some(at);
         self.emit(cx, Transition::Resolved, out);
         !self.flapping(cx.settings)
     }

@@ -218,6 +218,32 @@ fn grouping_does_not_depend_on_the_arrival_order_of_a_span_widening_member() {
     assert_eq!(finals[0].0, vec!["cart", "frontend", "redis"]);
 }
 
+/// The clock may notice a quiet incident late (a watermark held back by a slow partition);
+/// the resolution is dated by the data, and the reopen window counts from there.
+#[test]
+fn a_quiet_incident_resolves_as_of_the_end_of_its_quiet_period() {
+    for (at, reopens) in [(700 * S, true), (730 * S, false)] {
+        let mut r = Run::new(settings());
+        r.sig(sig("1", "cart", "latency", 0, 20.0));
+        let opened = one(r.at(20 * S));
+        // The clock jumps far past the end of the quiet period (120 s).
+        let resolved = one(r.at(500 * S));
+        assert_eq!(resolved.transition, Transition::Resolved);
+        assert_eq!(resolved.resolved_at, Some(120 * S));
+        // Reopen window 600 s: until 720 s, not until 1100 s.
+        let mut v = r.sig(sig("2", "cart", "latency", at, 20.0));
+        v.extend(r.at(at + 20 * S));
+        let next = one(v);
+        assert_eq!(next.incident_id == opened.incident_id, reopens, "{next:#?}");
+        let expected = if reopens {
+            Transition::Reopened
+        } else {
+            Transition::Opened
+        };
+        assert_eq!(next.transition, expected);
+    }
+}
+
 #[test]
 fn merging_an_unnotified_incident_emits_nothing_for_it() {
     let mut r = Run::new(settings());
