@@ -335,14 +335,8 @@ pub fn replay(series: &[Series], topology: Topology, settings: Settings) -> Vec<
     for (at, i, v) in events {
         corr.advance(at, &mut out);
         let now = judge(&rules[i], &mut detectors[i], &series[i].meta, at, v);
-        match now {
-            None => runs[i].clear(),
-            Some(s) => {
-                runs[i].push(s);
-                if runs[i].len() >= PERSIST {
-                    corr.signal(persistent(&runs[i]), &mut out);
-                }
-            }
+        if let Some(s) = persist(&mut runs[i], now) {
+            corr.signal(s, &mut out);
         }
     }
     let end = series
@@ -373,10 +367,26 @@ fn judge(
     (excess >= rule.min_rel * centre.abs()).then_some(s)
 }
 
+/// Extends a series' run of consecutive bad-way anomalies with `now` (`None`, a normal
+/// point, ends the run). From the [`PERSIST`]th point on, returns the run as one signal
+/// ([`persistent`]); its id is the run's, so the correlator folds the repeats.
+pub(crate) fn persist(run: &mut Vec<Signal>, now: Option<Signal>) -> Option<Signal> {
+    match now {
+        None => {
+            run.clear();
+            None
+        }
+        Some(s) => {
+            run.push(s);
+            (run.len() >= PERSIST).then(|| persistent(run))
+        }
+    }
+}
+
 /// The latest [`PERSIST`] bad-way anomalies of a run as one signal: dated at the run's
 /// onset, as strong as the weakest of them, so a lone spike never signals and one extreme
 /// point cannot dominate the ranking (the "second largest" of the prototype, generalised).
-pub(crate) fn persistent(run: &[Signal]) -> Signal {
+fn persistent(run: &[Signal]) -> Signal {
     let onset = run[0].at;
     let mut s = run[run.len() - PERSIST..]
         .iter()

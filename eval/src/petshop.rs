@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 
 use crate::csv::{Table, num};
 use crate::evidence::{Observation, SeriesMeta, rank_members};
-use crate::nezha::{PERSIST, persistent, settings_for_step};
+use crate::nezha::{persist, settings_for_step};
 use crate::score::{position, summary};
 
 /// Scenarios, in report order.
@@ -306,8 +306,9 @@ pub fn detector() -> DetectorSpec {
 }
 
 /// Incidents raised when the noissue period streams through detection and the correlator,
-/// as the Nezha replay does: a series signals after [`PERSIST`] bad-way anomalies in a row
-/// (one signal per run), and the correlator's timings are Nezha's in sampling steps.
+/// as the Nezha replay does: a series signals after [`PERSIST`](crate::nezha::PERSIST)
+/// bad-way anomalies in a row (one signal per run, [`persist`]), and the correlator's timings
+/// are Nezha's in sampling steps.
 fn noissue_incidents(topo: &Topology, m: &Metrics, spec: &DetectorSpec) -> usize {
     let mut signals = Vec::new();
     for (i, meta) in &m.columns {
@@ -316,14 +317,8 @@ fn noissue_incidents(topo: &Topology, m: &Metrics, spec: &DetectorSpec) -> usize
         for (t, row) in &m.rows {
             let at = (*t * 1000.0) as i64;
             let v = d.observe(EventTime::from_millis(at), row[*i]);
-            match meta.bad_way_signal(at, row[*i], &v, spec.name()) {
-                None => run.clear(),
-                Some(s) => {
-                    run.push(s);
-                    if run.len() == PERSIST {
-                        signals.push(persistent(&run));
-                    }
-                }
+            if let Some(s) = persist(&mut run, meta.bad_way_signal(at, row[*i], &v, spec.name())) {
+                signals.push(s);
             }
         }
     }
