@@ -1,5 +1,6 @@
-//! Nezha Online Boutique (FSE 2023): 56 injected faults over two days, replayed as one
-//! event-time stream through Faultline's detectors and incident engine.
+//! Nezha (FSE 2023): every day folder of a data folder in the Nezha layout ([`layout`]),
+//! replayed as one event-time stream through Faultline's detectors and incident engine. The
+//! Online Boutique copy holds 56 injected faults over two days.
 //!
 //! Series (entity = service, so day 2's new productcatalogservice pod continues day 1's):
 //! per-pod metrics, the entry service's SLIs (entity `frontend`), and per-edge P50 latency
@@ -28,6 +29,8 @@
 //! [`PERSIST`] consecutive bad-way points. The settings are global: one per metric family,
 //! the same for every service, edge, day and fault.
 
+pub mod layout;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -43,9 +46,8 @@ use serde_json::{Value, json};
 use crate::csv::{Table, num, utc_millis};
 use crate::evidence::SeriesMeta;
 use crate::score::{median, position, round4, summary};
+pub use layout::{Layout, LayoutError};
 
-/// The days of Online Boutique data.
-pub const DAYS: [&str; 2] = ["2022-08-22", "2022-08-23"];
 /// A fault matches incidents opening up to this long after its injection.
 pub const MATCH_WINDOW: Millis = 5 * 60_000;
 /// A series signals once it has been anomalous in its bad direction for this many
@@ -118,16 +120,18 @@ pub fn load_faults(path: &Path) -> Result<Vec<Fault>> {
     Ok(out)
 }
 
-/// The call graph: `ob_call_graph_from_traces.csv` and the service edges of each day's
-/// `dependency.csv` as calls, its service → host-IP edges as runs-on.
+/// The call graph: the top-level `*call_graph*.csv` if there is one, and the service edges
+/// of each day's `dependency.csv` as calls, its service → host-IP edges as runs-on.
 pub fn load_topology(data: &Path) -> Result<Topology> {
     let mut t = Topology::new();
-    let traces = Table::read(&data.join("ob_call_graph_from_traces.csv"))?;
-    for r in traces.rows.iter().skip(1).filter(|r| r.len() >= 2) {
-        t.add_edge(&r[0], &r[1], EdgeKind::Calls);
+    if let Some(path) = layout::call_graph(data)? {
+        let traces = Table::read(&path)?;
+        for r in traces.rows.iter().skip(1).filter(|r| r.len() >= 2) {
+            t.add_edge(&r[0], &r[1], EdgeKind::Calls);
+        }
     }
-    for day in DAYS {
-        let dep = Table::read(&data.join(day).join("metric").join("dependency.csv"))?;
+    for day in layout::day_folders(data)? {
+        let dep = Table::read(&data.join(&day).join("metric").join("dependency.csv"))?;
         for r in dep.rows.iter().skip(1).filter(|r| r.len() >= 2) {
             let host = r[1].chars().all(|c| c.is_ascii_digit() || c == '.');
             let kind = if host {
@@ -194,7 +198,7 @@ type ColumnNamer = dyn Fn(&str) -> Option<(String, String, String)>;
 pub struct Series {
     /// Metadata.
     pub meta: SeriesMeta,
-    /// `(ms, value)`, both days.
+    /// `(ms, value)`, every day.
     pub points: Vec<(Millis, f64)>,
 }
 
@@ -213,18 +217,55 @@ fn add_points(
         .extend(pts);
 }
 
-/// Loads every watched series of both days from `data` (the corpus root).
+/// How the columns of the metric file `name` become series, or `None` for a file that holds
+/// no watched series (`dependency.csv`, anything unknown).
+fn namer(name: &str) -> Option<Box<ColumnNamer>> {
+    if let Some(pod) = name.strip_suffix("_metric.csv") {
+        let svc = service_of(pod);
+        Some(Box::new(move |col: &str| {
+            Some((
+                svc.clone(),
+                col.to_owned(),
+                format!("{col}{{service=\"{svc}\"}}"),
+            ))
+        }))
+    } else if name == "front_service.csv" {
+        Some(Box::new(|col: &str| {
+            Some(("frontend".into(), col.to_owned(), format!("sli_{col}")))
+        }))
+    } else if name == "source_50.csv" || name == "destination_50.csv" {
+        let side = if name.starts_with("source") {
+            "client"
+        } else {
+            "server"
+        };
+        Some(Box::new(move |col: &str| {
+            let (caller, callee) = col.split_once('_')?;
+            let metric = format!("edge_{side}_p50");
+            let s = format!("{metric}{{caller=\"{caller}\",callee=\"{callee}\"}}");
+            Some((callee.to_owned(), metric, s))
+        }))
+    } else {
+        None
+    }
+}
+
+/// Loads every watched series of every day folder of `data` (the corpus root).
 pub fn load_series(data: &Path) -> Result<Vec<Series>> {
     let mut series: BTreeMap<String, Series> = BTreeMap::new();
-    for day in DAYS {
-        let dir = data.join(day).join("metric");
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .with_context(|| format!("list {}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
+    for day in layout::day_folders(data)? {
+        let dir = data.join(&day).join("metric");
+        let mut files = layout::entries(&dir)?;
         files.sort();
-        for path in files {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let mut read = 0;
+        for (name, path) in files {
+            let Some(entity_of_col) = namer(&name) else {
+                if name.strip_suffix(".gz").and_then(namer).is_some() {
+                    return Err(LayoutError::Gzipped { path }.into());
+                }
+                continue;
+            };
+            read += 1;
             let t = Table::read(&path)?;
             let Some(header) = t.rows.first() else {
                 continue;
@@ -236,35 +277,6 @@ pub fn load_series(data: &Path) -> Result<Vec<Series>> {
                 .skip(1)
                 .map(|r| utc_millis(&r[time_col]))
                 .collect();
-            let entity_of_col: Box<ColumnNamer> =
-                if let Some(pod) = name.strip_suffix("_metric.csv") {
-                    let svc = service_of(pod);
-                    Box::new(move |col: &str| {
-                        Some((
-                            svc.clone(),
-                            col.to_owned(),
-                            format!("{col}{{service=\"{svc}\"}}"),
-                        ))
-                    })
-                } else if name == "front_service.csv" {
-                    Box::new(|col: &str| {
-                        Some(("frontend".into(), col.to_owned(), format!("sli_{col}")))
-                    })
-                } else if name == "source_50.csv" || name == "destination_50.csv" {
-                    let side = if name.starts_with("source") {
-                        "client"
-                    } else {
-                        "server"
-                    };
-                    Box::new(move |col: &str| {
-                        let (caller, callee) = col.split_once('_')?;
-                        let metric = format!("edge_{side}_p50");
-                        let s = format!("{metric}{{caller=\"{caller}\",callee=\"{callee}\"}}");
-                        Some((callee.to_owned(), metric, s))
-                    })
-                } else {
-                    continue;
-                };
             for (c, col) in header.iter().enumerate() {
                 let Some((entity, metric, display)) = entity_of_col(col) else {
                     continue;
@@ -284,6 +296,9 @@ pub fn load_series(data: &Path) -> Result<Vec<Series>> {
                     });
                 add_points(&mut series, meta, pts);
             }
+        }
+        if read == 0 {
+            return Err(LayoutError::NoMetricFiles { dir }.into());
         }
     }
     let mut out: Vec<Series> = series.into_values().collect();
@@ -466,10 +481,11 @@ pub fn score(faults: &[Fault], updates: &[IncidentUpdate]) -> (Vec<Outcome>, usi
     (outcomes, unmatched)
 }
 
-/// The whole evaluation.
+/// The whole evaluation of the data folder `data` (checked first, see [`Layout`]).
 pub fn evaluate(data: &Path, progress: &mut dyn Write) -> Result<Value> {
+    let layout = Layout::discover(data)?;
     let mut faults = Vec::new();
-    for day in DAYS {
+    for day in &layout.days {
         faults.extend(load_faults(&data.join(day).join("fault_list.json"))?);
     }
     let topology = load_topology(data)?;
@@ -509,6 +525,7 @@ pub fn evaluate(data: &Path, progress: &mut dyn Write) -> Result<Value> {
     let ranks: Vec<Option<usize>> = outcomes.iter().map(|o| o.rank).collect();
     let mut top = summary(&ranks);
     let obj = top.as_object_mut().expect("object");
+    obj.insert("days".into(), json!(layout.days));
     obj.insert("faults".into(), json!(faults.len()));
     obj.insert("detected".into(), json!(delays.len()));
     obj.insert("unmatched_incidents".into(), json!(unmatched));
