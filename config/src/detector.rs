@@ -321,4 +321,5 @@ fn ensemble(p: &EnsembleParams, out: &mut Problems) {
     out.within("calibration_half_life".into(), half_life, 100, 1_000_000);
     out.within("surprise_scale".into(), p.surprise_scale, 0.5, 50.0);
     out.within("refractory".into(), p.refractory, 0, 100_000);
+    out.within("warmup".into(), p.warmup, 0, 100_000);
 }

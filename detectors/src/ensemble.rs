@@ -40,6 +40,13 @@ pub struct EnsembleParams {
     /// Points after an anomalous point during which further scores are suppressed, so one
     /// episode alerts once. Unit: points. Default 50; bounds `0 ..= 100000`.
     pub refractory: u32,
+    /// Points at the start of a series during which the ensemble learns but never reports:
+    /// every verdict is `WarmingUp` while the members and their calibrators fill in. A
+    /// calibrator that has seen a few dozen |z| cannot tell ordinary noise from a rare
+    /// deviation, so without a warm-up a brand-new series pages on noise. Counts finite
+    /// points. Unit: points (the default is 33 minutes at 10 s sampling, 3 h 20 m at 60 s).
+    /// Default 200; bounds `0 ..= 100000`.
+    pub warmup: u32,
 }
 
 impl Default for EnsembleParams {
@@ -66,9 +73,13 @@ impl Default for EnsembleParams {
             surprise_scale: 4.0,
             threshold: 0.5,
             refractory: 50,
+            warmup: DEFAULT_WARMUP,
         }
     }
 }
+
+/// See [`EnsembleParams::warmup`].
+const DEFAULT_WARMUP: u32 = 200;
 
 /// Weight of each point in the sustained-surprise average (~10-point memory).
 const SUSTAIN_RATE: f64 = 0.1;
@@ -203,6 +214,9 @@ pub struct Ensemble {
     recent_peak: f64,
     /// Per-point decay of `recent_peak`.
     peak_decay: f64,
+    /// Finite points observed, saturating: the ensemble reports nothing until it passes
+    /// `params.warmup`.
+    seen: u32,
 }
 
 impl Ensemble {
@@ -231,6 +245,7 @@ impl Ensemble {
             sustain_calibrator: Calibrator::new(hl),
             recent_peak: 0.0,
             peak_decay: 0.5f64.powf(1.0 / f64::from(params.refractory.max(1))),
+            seen: 0,
             params,
         }
     }
@@ -240,6 +255,7 @@ impl Ensemble {
         if !value.is_finite() {
             return Verdict::WarmingUp;
         }
+        self.seen = self.seen.saturating_add(1);
         // The most surprising member speaks for the ensemble. Most members' exact surprise
         // is never needed: cheap bounds show they cannot be the most surprising, so each is
         // held (unlearned) only while it is the best so far.
@@ -294,6 +310,12 @@ impl Ensemble {
         // applied downstream, an episode crosses it once, at its first crossing.
         let score = if raw > self.recent_peak { raw } else { 0.0 };
         self.recent_peak = (self.recent_peak * self.peak_decay).max(raw);
+        // Everything above has learned the point; while warming up, nothing is reported.
+        // (The refractory peak learns too, so a noisy warm-up's highs still damp the first
+        // points after it.)
+        if self.seen <= self.params.warmup {
+            return Verdict::WarmingUp;
+        }
         if score < self.params.threshold {
             return Verdict::Normal { score };
         }
@@ -375,6 +397,73 @@ impl Ensemble {
     }
 }
 
+/// Snapshot format 1's ensemble: no warm-up. Kept only to migrate old snapshots.
+pub(crate) mod v1 {
+    use serde::Deserialize;
+
+    use super::{
+        Calibrator, ChangePoint, ChangePointParams, Ewma, EwmaParams, Member, RobustZ,
+        RobustZParams, Seasonal, SeasonalParams,
+    };
+
+    /// [`super::EnsembleParams`] without `warmup`, field for field.
+    #[derive(Deserialize)]
+    struct Params {
+        ewma: Vec<EwmaParams>,
+        robust_z: Option<RobustZParams>,
+        seasonal: Option<SeasonalParams>,
+        change_point: Option<ChangePointParams>,
+        calibration_half_life: u32,
+        surprise_scale: f64,
+        threshold: f64,
+        refractory: u32,
+    }
+
+    /// [`super::Ensemble`] without `seen`, field for field.
+    #[derive(Deserialize)]
+    pub(crate) struct Ensemble {
+        params: Params,
+        ewma: Vec<Member<Ewma>>,
+        robust_z: Option<Member<RobustZ>>,
+        seasonal: Option<Member<Seasonal>>,
+        change_point: Option<Member<ChangePoint>>,
+        sustained: f64,
+        sustain_calibrator: Calibrator,
+        recent_peak: f64,
+        peak_decay: f64,
+    }
+
+    impl From<Ensemble> for super::Ensemble {
+        /// A format-1 ensemble was running before warm-ups existed: it keeps running with
+        /// none (`warmup` 0), exactly as it would have.
+        fn from(old: Ensemble) -> Self {
+            let p = old.params;
+            Self {
+                params: super::EnsembleParams {
+                    ewma: p.ewma,
+                    robust_z: p.robust_z,
+                    seasonal: p.seasonal,
+                    change_point: p.change_point,
+                    calibration_half_life: p.calibration_half_life,
+                    surprise_scale: p.surprise_scale,
+                    threshold: p.threshold,
+                    refractory: p.refractory,
+                    warmup: 0,
+                },
+                ewma: old.ewma,
+                robust_z: old.robust_z,
+                seasonal: old.seasonal,
+                change_point: old.change_point,
+                sustained: old.sustained,
+                sustain_calibrator: old.sustain_calibrator,
+                recent_peak: old.recent_peak,
+                peak_decay: old.peak_decay,
+                seen: 0,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,6 +483,7 @@ mod tests {
         if !value.is_finite() {
             return Verdict::WarmingUp;
         }
+        e.seen = e.seen.saturating_add(1);
         let mut best: Option<(f64, Deviation)> = None;
         let mut members = 0usize;
         let mut consider = |judged: Option<(f64, Deviation)>| {
@@ -431,6 +521,9 @@ mod tests {
         let raw = surprise / (surprise + e.params.surprise_scale);
         let score = if raw > e.recent_peak { raw } else { 0.0 };
         e.recent_peak = (e.recent_peak * e.peak_decay).max(raw);
+        if e.seen <= e.params.warmup {
+            return Verdict::WarmingUp;
+        }
         if score < e.params.threshold {
             return Verdict::Normal { score };
         }

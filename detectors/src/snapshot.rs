@@ -16,8 +16,9 @@ use crate::AnyDetector;
 const MAGIC: [u8; 2] = *b"FD";
 /// Magic, version and checksum.
 const HEADER: usize = 8;
-/// Current layout of every detector's state.
-pub const FORMAT_VERSION: u16 = 1;
+/// Current layout of every detector's state. Version 2 added the ensemble's warm-up
+/// (`EnsembleParams::warmup` and its count of points seen); version 1 is migrated.
+pub const FORMAT_VERSION: u16 = 2;
 
 /// A detector's state, versioned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +88,7 @@ impl Snapshot {
             return Err(SnapshotError::BadMagic);
         }
         let version = u16::from_le_bytes([self.bytes[2], self.bytes[3]]);
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != 1 {
             return Err(SnapshotError::UnsupportedVersion {
                 found: version,
                 supported: FORMAT_VERSION,
@@ -98,8 +99,13 @@ impl Snapshot {
         if crc32fast::hash(body) != crc {
             return Err(SnapshotError::Checksum);
         }
-        let (detector, rest): (AnyDetector, _) =
-            postcard::take_from_bytes(body).map_err(SnapshotError::Corrupt)?;
+        let (detector, rest): (AnyDetector, _) = if version == 1 {
+            let (old, rest): (v1::AnyDetector, _) =
+                postcard::take_from_bytes(body).map_err(SnapshotError::Corrupt)?;
+            (old.into(), rest)
+        } else {
+            postcard::take_from_bytes(body).map_err(SnapshotError::Corrupt)?
+        };
         if !rest.is_empty() {
             return Err(SnapshotError::TrailingBytes { extra: rest.len() });
         }
@@ -107,5 +113,34 @@ impl Snapshot {
             .check()
             .map_err(|reason| SnapshotError::Invalid { reason })?;
         Ok(detector)
+    }
+}
+
+/// Format 1: the catalogue as it was before the ensemble's warm-up.
+mod v1 {
+    use serde::Deserialize;
+
+    use crate::{ChangePoint, Ewma, RobustZ, Seasonal};
+
+    /// [`crate::AnyDetector`] of format 1, variant for variant (postcard encodes the index).
+    #[derive(Deserialize)]
+    pub(super) enum AnyDetector {
+        Ewma(Ewma),
+        RobustZ(RobustZ),
+        Seasonal(Seasonal),
+        ChangePoint(ChangePoint),
+        Ensemble(Box<crate::ensemble::v1::Ensemble>),
+    }
+
+    impl From<AnyDetector> for crate::AnyDetector {
+        fn from(old: AnyDetector) -> Self {
+            match old {
+                AnyDetector::Ewma(d) => Self::Ewma(d),
+                AnyDetector::RobustZ(d) => Self::RobustZ(d),
+                AnyDetector::Seasonal(d) => Self::Seasonal(d),
+                AnyDetector::ChangePoint(d) => Self::ChangePoint(d),
+                AnyDetector::Ensemble(d) => Self::Ensemble(Box::new((*d).into())),
+            }
+        }
     }
 }

@@ -67,6 +67,8 @@ fn specs() -> Vec<(String, DetectorSpec)> {
                 ..ChangePointParams::default()
             }),
             refractory: 3,
+            // Short, so these series reach the verdicts after it (the default is 200).
+            warmup: 3,
             ..EnsembleParams::default()
         }),
     ));
@@ -329,12 +331,13 @@ proptest! {
 
     #[test]
     fn snapshot_with_another_version_is_rejected(series in series(), version in any::<u16>()) {
-        prop_assume!(version != 1);
+        // 2 is the current format; 1 is migrated.
+        prop_assume!(version != 1 && version != 2);
         for (name, spec) in specs() {
             let mut bytes = valid_snapshot(&spec, &series);
             bytes[2..4].copy_from_slice(&version.to_le_bytes());
             match Snapshot::from_bytes(bytes).restore() {
-                Err(SnapshotError::UnsupportedVersion { found, supported: 1 }) => {
+                Err(SnapshotError::UnsupportedVersion { found, supported: 2 }) => {
                     prop_assert_eq!(found, version);
                 }
                 other => prop_assert!(false, "{}: version {} gave {:?}", &name, version, other),
