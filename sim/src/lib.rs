@@ -70,6 +70,13 @@ pub struct SimConfig {
     pub fault_spacing_ms: i64,
     /// How long each fault lasts. Unit: ms.
     pub fault_duration_ms: i64,
+    /// Length of the traffic cycle. Unit: ms; at least one step. Default
+    /// [`SIMULATED_DAY_MS`] (one hour, so the demo's warm-up holds two days); 86,400,000
+    /// for a real day.
+    pub day_ms: i64,
+    /// Whether services get routine (fault-free) releases, which restart them: two during
+    /// the warm-up and one after every second fault. Off for a stream with no change at all.
+    pub routine_deploys: bool,
 }
 
 impl Default for SimConfig {
@@ -83,6 +90,8 @@ impl Default for SimConfig {
             faults: 6,
             fault_spacing_ms: 25 * 60_000,
             fault_duration_ms: 8 * 60_000,
+            day_ms: SIMULATED_DAY_MS,
+            routine_deploys: true,
         }
     }
 }
@@ -105,6 +114,8 @@ pub(crate) struct Settings {
     pub fault_spacing_ms: i64,
     pub fault_duration_ms: i64,
     pub duration_ms: i64,
+    pub day_ms: i64,
+    pub routine_deploys: bool,
 }
 
 impl From<&SimConfig> for Settings {
@@ -126,6 +137,8 @@ impl From<&SimConfig> for Settings {
             fault_spacing_ms,
             fault_duration_ms,
             duration_ms: duration_ms.max(step_ms),
+            day_ms: c.day_ms.max(step_ms),
+            routine_deploys: c.routine_deploys,
         }
     }
 }
@@ -311,7 +324,9 @@ impl Simulation {
             self.model.restart(node, at_ms);
             self.previous[node] = std::mem::replace(&mut self.versions[node], version);
         }
-        let report = self.model.step(t, t_rel, s.step_ms, &self.plan.faults);
+        let report = self
+            .model
+            .step(t, t_rel, s.step_ms, s.day_ms, &self.plan.faults);
         for (i, r) in report.nodes.iter().enumerate() {
             out.push(emit::node_metrics(i, r, t));
         }

@@ -70,9 +70,10 @@ pub(crate) fn activity(t: i64, onset: i64, end: i64, step: i64) -> f64 {
     }
 }
 
-/// Traffic relative to the daily mean: a broad daily wave with a lunchtime shoulder.
-pub(crate) fn load(t_rel: i64) -> f64 {
-    let phase = std::f64::consts::TAU * (t_rel.rem_euclid(DAY_MS) as f64) / DAY_MS as f64;
+/// Traffic relative to the daily mean: a broad daily wave with a lunchtime shoulder, over a
+/// day of `day_ms`.
+pub(crate) fn load(t_rel: i64, day_ms: i64) -> f64 {
+    let phase = std::f64::consts::TAU * (t_rel.rem_euclid(day_ms) as f64) / day_ms as f64;
     1.0 + 0.25 * (phase - std::f64::consts::FRAC_PI_2).sin() + 0.05 * (2.0 * phase + 1.0).sin()
 }
 
@@ -107,10 +108,18 @@ impl Model {
         self.restarted_ms[node] = at_ms;
     }
 
-    /// The reports of every node at `t` (`t_rel` since the start of the run).
-    pub fn step(&mut self, t: i64, t_rel: i64, step_ms: i64, faults: &[Injected]) -> Report {
+    /// The reports of every node at `t` (`t_rel` since the start of the run), in a day of
+    /// `day_ms`.
+    pub fn step(
+        &mut self,
+        t: i64,
+        t_rel: i64,
+        step_ms: i64,
+        day_ms: i64,
+        faults: &[Injected],
+    ) -> Report {
         let n = NODES.len();
-        let load = load(t_rel);
+        let load = load(t_rel, day_ms);
         let mut own = Vec::with_capacity(n);
         let mut noise = Vec::with_capacity(n);
         for (i, spec) in NODES.iter().enumerate() {

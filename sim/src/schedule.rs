@@ -244,6 +244,9 @@ fn routine_deploys(
         windows.push((from, to, Some(f.node)));
     }
     let mut deploys = Vec::new();
+    if !s.routine_deploys {
+        return deploys;
+    }
     for (from, to, avoid) in windows {
         if to - from < s.step_ms {
             continue;
