@@ -79,6 +79,20 @@ enum Eval {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// False alarms of the default configuration on new series: fault-free simulated data
+    /// (100 series per system, a real day), every series new at the start; the last line is
+    /// a JSON object with incidents per 1,000 series-days, overall and on the first day.
+    FalseAlarms {
+        /// Simulated systems of 100 series each.
+        #[arg(long, default_value_t = 3)]
+        systems: u64,
+        /// Days to simulate.
+        #[arg(long, default_value_t = 3)]
+        days: i64,
+        /// Sampling interval in seconds.
+        #[arg(long, default_value_t = 10)]
+        step_s: i64,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -170,6 +184,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let data = data.unwrap_or_else(|| PathBuf::from("../shared/datasets").join(&dataset));
             let report = faultline_eval::rca(&dataset, &data, &mut std::io::stderr())?;
             println!("{}", serde_json::to_string_pretty(&report)?);
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Eval(Eval::FalseAlarms {
+            systems,
+            days,
+            step_s,
+        }) => {
+            let settings = faultline_eval::false_alarms::Settings {
+                systems,
+                days,
+                step_ms: step_s * 1000,
+            };
+            let report = faultline_eval::false_alarms::evaluate(&settings, &mut std::io::stderr())?;
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Demo { seed } => {

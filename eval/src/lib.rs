@@ -1,5 +1,6 @@
 //! Evaluation of Faultline on public corpora: anomaly detection on NAB ([`nab`]) and
-//! root-cause ranking on fault-injection corpora ([`rca`]).
+//! root-cause ranking on fault-injection corpora ([`rca`]); and false alarms of the default
+//! configuration on fault-free simulated data ([`false_alarms`]).
 //!
 //! [`rca`] replays a corpus through Faultline's own detectors, incident engine and ranking
 //! and scores the ranking against the corpus' ground truth (AC@1, AC@3, Avg@5). The
@@ -10,6 +11,7 @@
 
 pub mod csv;
 pub mod evidence;
+pub mod false_alarms;
 pub mod nab;
 pub mod nezha;
 pub mod petshop;
