@@ -14,15 +14,15 @@ use globset::{Glob, GlobMatcher};
 use regex::Regex;
 
 use crate::config::{
-    Bad, CompiledRule, HttpConfig, IngestConfig, KafkaConfig, LogConfig, LogFormat, RuleDefaults,
-    Severity, StateConfig, TopicConfig, TopicFormat, TopicKind,
+    Bad, CompiledRule, HttpConfig, KafkaConfig, LogConfig, LogFormat, RuleDefaults, Severity,
+    StateConfig, TopicConfig, TopicFormat, TopicKind,
 };
 use crate::detector::{self, DetectorEntry};
 use crate::diagnostics::{Loc, Located, Report};
 use crate::matching::{LabelMatcher, MetricMatcher, RuleMatcher};
 use crate::model::{
-    DefaultsSection, HttpSection, IngestSection, KafkaSection, LabelMatcherModel, LabelTest,
-    LogSection, MatchModel, RuleModel, StateSection,
+    DefaultsSection, HttpSection, KafkaSection, LabelMatcherModel, LabelTest, LogSection,
+    MatchModel, RuleModel, StateSection,
 };
 use crate::units::{DURATION_HINT, SIZE_HINT, parse_duration, parse_size};
 
@@ -30,7 +30,6 @@ const DEFAULT_GROUP_ID: &str = "faultline";
 const DEFAULT_DEAD_LETTER_TOPIC: &str = "faultline-dead-letter";
 const DEFAULT_ANOMALIES_TOPIC: &str = "faultline-anomalies";
 const DEFAULT_INCIDENTS_TOPIC: &str = "faultline-incidents";
-const DEFAULT_MAX_TIMESTAMP_SKEW: Duration = Duration::from_secs(86_400);
 const DEFAULT_STATE_DIR: &str = "./faultline-data";
 const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_SERIES: usize = 1_000_000;
@@ -233,26 +232,6 @@ fn name_or(
             w.value
         }
     }
-}
-
-pub(crate) fn ingest(section: Option<IngestSection>, r: &mut Report<'_>) -> IngestConfig {
-    let max_timestamp_skew = match section.and_then(|s| s.max_timestamp_skew) {
-        None => Some(DEFAULT_MAX_TIMESTAMP_SKEW),
-        Some(w) if w.value.trim() == "off" => None,
-        Some(w) => {
-            let skew = duration(&w, "ingest.max_timestamp_skew", r);
-            if skew.is_some_and(|d| d.is_zero()) {
-                let hint = "write `off` to accept any timestamp";
-                r.error(
-                    w.at,
-                    "`ingest.max_timestamp_skew` must be more than 0s",
-                    Some(hint.into()),
-                );
-            }
-            skew.or(Some(DEFAULT_MAX_TIMESTAMP_SKEW))
-        }
-    };
-    IngestConfig { max_timestamp_skew }
 }
 
 pub(crate) fn state(section: Option<StateSection>, r: &mut Report<'_>) -> StateConfig {

@@ -129,8 +129,13 @@ impl TopicFormat {
 /// `ingest:` after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestConfig {
-    /// `None` when written as `off`: samples are never dead-lettered for their timestamp.
+    /// Most a sample may be ahead of its record's timestamp; `None` when written as `off`.
     pub max_timestamp_skew: Option<Duration>,
+    /// Most a sample may be behind its record's timestamp; `None` when written as `off`.
+    pub max_timestamp_age: Option<Duration>,
+    /// Wall-clock quiet after which a caught-up partition stops holding the clock; never
+    /// zero.
+    pub idle_timeout: Duration,
 }
 
 /// `state:` after validation.

@@ -31,6 +31,7 @@ mod config;
 mod detector;
 mod diagnostics;
 mod incidents;
+mod ingest;
 mod load;
 mod matching;
 mod model;

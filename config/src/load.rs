@@ -11,8 +11,8 @@ use std::path::Path;
 use crate::compile::{self, DEFAULT_RULE_NAME};
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics, Loc, Located, Report, from_yaml_error};
-use crate::incidents;
 use crate::model::{FileModel, RuleModel, TopKeys};
+use crate::{incidents, ingest};
 
 /// Reads, checks and merges configuration files, in order.
 ///
@@ -100,7 +100,7 @@ fn merge(parsed: Vec<Parsed<'_>>, out: &mut Vec<Diagnostic>) -> Config {
             kafka.get_or_insert(c);
         }
         if let Some(s) = model.ingest {
-            let c = compile::ingest(Some(s), r);
+            let c = ingest::compile(Some(s), r);
             ingest.get_or_insert(c);
         }
         if let Some(s) = model.state {
@@ -145,7 +145,7 @@ fn merge(parsed: Vec<Parsed<'_>>, out: &mut Vec<Diagnostic>) -> Config {
         out,
     };
     let kafka = kafka.unwrap_or_else(|| compile::kafka(None, r));
-    let ingest = ingest.unwrap_or_else(|| compile::ingest(None, r));
+    let ingest = ingest.unwrap_or_else(|| ingest::compile(None, r));
     let state = state.unwrap_or_else(|| compile::state(None, r));
     let http = http.unwrap_or_else(|| compile::http(None, r));
     let log = log.unwrap_or_else(|| compile::log(None, r));

@@ -112,10 +112,25 @@ pub(crate) struct TopicModel {
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub(crate) struct IngestSection {
-    /// A sample whose timestamp differs from its Kafka record's timestamp by more than this
-    /// is dead-lettered (a producer with a broken clock would otherwise move event time for
-    /// everyone). A duration such as `1h`, or `off` to accept any timestamp. Default `1d`.
+    /// How far a sample's timestamp may run ahead of its Kafka record's timestamp (the
+    /// producer's clock when it sent the record: a measurement cannot come from its future,
+    /// beyond clock skew). Further ahead, the sample is dead-lettered as `timestamp_skew`:
+    /// timestamps in microseconds or nanoseconds, or from a broken clock, would otherwise
+    /// move event time, and so the correlator's clock, for everyone. A duration such as `1h`,
+    /// or `off`. Default `1d`.
     pub max_timestamp_skew: Option<Located<String>>,
+    /// How far a sample's timestamp may lie behind its Kafka record's timestamp. Backfill is
+    /// supported: replaying last month's data with a script is as good as live data. Only
+    /// timestamps older than this are dead-lettered as `timestamp_skew` (seconds read as
+    /// milliseconds land in January 1970). A duration such as `30d`, or `off`. Default
+    /// `3650d` (ten years).
+    pub max_timestamp_age: Option<Located<String>>,
+    /// A metrics partition with nothing left to read that has received no record for this
+    /// long (wall clock) stops holding back the correlator's clock, so a producer that
+    /// writes to some partitions only, or a topic that falls silent, still gets its
+    /// incidents. It rejoins with its next record; see the README on late records. A
+    /// duration, more than `0s`. Default `30s`.
+    pub idle_timeout: Option<Located<String>>,
 }
 
 /// `state:`

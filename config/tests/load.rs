@@ -121,6 +121,11 @@ fn empty_file_gives_all_defaults() {
             c.ingest.max_timestamp_skew,
             Some(Duration::from_secs(86_400))
         );
+        assert_eq!(
+            c.ingest.max_timestamp_age,
+            Some(Duration::from_secs(3650 * 86_400))
+        );
+        assert_eq!(c.ingest.idle_timeout, Duration::from_secs(30));
         assert_eq!(c.state.checkpoint_interval, Duration::from_secs(10));
         assert_eq!(c.state.max_series, 1_000_000);
         assert_eq!(c.state.max_bytes, 2 << 30);
@@ -151,9 +156,29 @@ fn empty_file_gives_all_defaults() {
 }
 
 #[test]
-fn off_disables_the_timestamp_skew_check() {
+fn off_disables_the_timestamp_checks() {
     let c = load_str("t.yaml", "ingest:\n  max_timestamp_skew: off\n").unwrap();
     assert_eq!(c.ingest.max_timestamp_skew, None);
+    assert!(c.ingest.max_timestamp_age.is_some());
+    let c = load_str("t.yaml", "ingest:\n  max_timestamp_age: off\n").unwrap();
+    assert_eq!(c.ingest.max_timestamp_age, None);
+    assert!(c.ingest.max_timestamp_skew.is_some());
+}
+
+#[test]
+fn ingest_durations_must_be_positive() {
+    let text = "ingest:\n  max_timestamp_age: 0s\n  idle_timeout: 0ms\n";
+    let errors = load_str("t.yaml", text).unwrap_err().to_string();
+    assert!(
+        errors.contains("t.yaml:2:22: `ingest.max_timestamp_age` must be more than 0s"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("t.yaml:3:17: `ingest.idle_timeout` must be more than 0s"),
+        "{errors}"
+    );
+    let c = load_str("t.yaml", "ingest:\n  idle_timeout: 2s\n").unwrap();
+    assert_eq!(c.ingest.idle_timeout, Duration::from_secs(2));
 }
 
 #[test]

@@ -14,11 +14,13 @@
 //! different point than in another run.)
 
 mod anomaly;
+mod clock;
 mod incidents;
 mod judge;
 mod lifecycle;
 #[cfg(test)]
 mod tests;
+mod timestamps;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -118,10 +120,6 @@ impl InputTopic {
     }
 }
 
-/// A metrics partition with no record for this long stops holding back the correlator's
-/// clock.
-const IDLE_AFTER: Duration = Duration::from_secs(30);
-
 /// Per-partition position.
 #[derive(Debug)]
 struct PartitionState {
@@ -130,9 +128,11 @@ struct PartitionState {
     /// Outputs at or before this were delivered before a restart: a replay skips them.
     replay_until: Option<Seq>,
     offset_gauge: Gauge,
-    /// Latest sample event time read from it (metrics topics), and when it last moved by a
-    /// second or more (wall clock).
-    latest: Option<(i64, Instant)>,
+    /// Latest sample event time read from it (metrics topics).
+    latest: Option<i64>,
+    /// When its last record with a sample was received (wall clock): quiet for
+    /// `ingest.idle_timeout`, it stops holding the correlator's clock.
+    last_record: Option<Instant>,
     /// When it was assigned (wall clock).
     assigned: Instant,
     /// Records left to read, from the client's statistics (0 until reported).
@@ -201,7 +201,7 @@ pub struct Pipeline<S: Sink> {
     parts: HashMap<PartitionId, PartitionState>,
     store: Arc<Store>,
     sink: S,
-    max_skew_ms: Option<i64>,
+    timestamps: timestamps::Bounds,
     /// Fingerprint of each rule's detector settings, by rule name.
     fingerprints: HashMap<String, u64>,
     latency: Latency,
@@ -238,10 +238,10 @@ impl<S: Sink> Pipeline<S> {
             .collect();
         Self {
             table: SeriesTable::new(config.state.max_series, config.state.max_bytes),
-            max_skew_ms: config
-                .ingest
-                .max_timestamp_skew
-                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            timestamps: timestamps::Bounds::new(
+                config.ingest.max_timestamp_skew,
+                config.ingest.max_timestamp_age,
+            ),
             config,
             topics,
             parts: HashMap::new(),
@@ -323,13 +323,14 @@ impl<S: Sink> Pipeline<S> {
             for (i, item) in items.iter().enumerate() {
                 match item {
                     Item::Metric(sample) => {
-                        if let Some(reason) = self.skew(sample, record.timestamp) {
+                        let at = sample.at.as_millis();
+                        if let Some(reason) = self.timestamps.check(at, record.timestamp) {
                             skewed = true;
                             item_errors.push(ItemError { index: i, reason });
                             continue;
                         }
                         done.samples += 1;
-                        latest = latest.max(sample.at.as_millis());
+                        latest = latest.max(at);
                         done.anomalies += self.observe(record, sample, &mut index);
                     }
                     Item::Log(_) => self.meters.logs.increment(1),
@@ -340,9 +341,7 @@ impl<S: Sink> Pipeline<S> {
                 }
             }
             self.meters.metrics.increment(done.samples as u64);
-            if latest > i64::MIN {
-                self.watermark(record.pid, latest);
-            }
+            self.watermark(record.pid, record.received, latest);
         }
         let topic = &self.topics[usize::from(record.pid.topic)];
         match decoded {
@@ -352,7 +351,12 @@ impl<S: Sink> Pipeline<S> {
                 done.dead_lettered = true;
             }
             Ok(()) if !item_errors.is_empty() => {
-                topic.counters.partial.increment(1);
+                // A record none of whose items was taken is a dead letter, not a partial.
+                if item_errors.len() == items.len() {
+                    topic.counters.dead_letter.increment(1);
+                } else {
+                    topic.counters.partial.increment(1);
+                }
                 item_errors.sort_by_key(|e| e.index);
                 let reason = if skewed && item_errors.len() == 1 {
                     DeadLetterReason::Skew
@@ -371,20 +375,6 @@ impl<S: Sink> Pipeline<S> {
         }
         self.latency.record(record.received.elapsed());
         done
-    }
-
-    /// Why a sample's timestamp is too far from its record's, if it is.
-    fn skew(&self, sample: &Sample<'_>, record_ts: Option<i64>) -> Option<String> {
-        let (max, ts) = (self.max_skew_ms?, record_ts?);
-        let at = sample.at.as_millis();
-        let skew = at.abs_diff(ts);
-        (skew > max.unsigned_abs()).then(|| {
-            format!(
-                "timestamp {at} ms is {} from the record's timestamp {ts} ms (max_timestamp_skew {})",
-                faultline_detectors::duration::format(Duration::from_millis(skew)),
-                faultline_detectors::duration::format(Duration::from_millis(max.unsigned_abs())),
-            )
-        })
     }
 
     /// Runs a sample through its series' detectors; returns the anomalies found.
@@ -505,44 +495,44 @@ impl<S: Sink> Pipeline<S> {
         );
     }
 
-    /// Moves the correlator's clock to the low watermark of the metrics partitions. A
-    /// partition running ahead must not resolve incidents that a lagging one still feeds, so
-    /// the clock is the least latest event time among the partitions that hold it: those
-    /// with records still to read (consumer lag from the client's statistics), those whose
-    /// event time moved in the last [`IDLE_AFTER`], and those assigned in the last [`IDLE_AFTER`] that
-    /// have not delivered a record yet (which hold it where it is). A partition gone quiet
-    /// with nothing left to read stops holding it.
-    fn watermark(&mut self, pid: PartitionId, latest: i64) {
+    /// Notes a record of partition `pid` received at `received` whose latest sample is at
+    /// `latest` (`i64::MIN`: none), and moves the correlator's clock when event time moved.
+    fn watermark(&mut self, pid: PartitionId, received: Instant, latest: i64) {
+        // A record without event time (undecodable, or no sample taken) says nothing about
+        // what the partition may still deliver: it neither holds the clock nor keeps the
+        // partition from going idle.
+        if latest == i64::MIN {
+            return;
+        }
         let Some(part) = self.parts.get_mut(&pid) else {
             return;
         };
+        part.last_record = Some(received);
         // Event time moves the clock in steps of a second; within one, nothing to do (not
         // even reading the wall clock: this runs for every record).
-        let before = part.latest.map(|(t, _)| t);
+        let before = part.latest;
         if before.is_some_and(|b| latest < b.saturating_add(1_000)) {
             return;
         }
-        let now = Instant::now();
-        part.latest = Some((before.map_or(latest, |b| b.max(latest)), now));
-        let mut low = i64::MAX;
-        for (pid, p) in &self.parts {
+        part.latest = Some(before.map_or(latest, |b| b.max(latest)));
+        self.advance_clock(received, false);
+    }
+
+    /// Moves the correlator's clock to the low watermark of the metrics partitions at
+    /// wall-clock `now` (see [`clock`]); `force` advances it even when the watermark has not
+    /// moved, so that updates due by then (a late member's incident) go out.
+    fn advance_clock(&mut self, now: Instant, force: bool) {
+        let inputs = self.parts.iter().filter_map(|(pid, p)| {
             let topic = &self.topics[usize::from(pid.topic)];
-            if topic.kind != decode::Kind::Metrics || topic.topology {
-                continue;
-            }
-            let lagging = p.lag > 0;
-            match p.latest {
-                Some((t, seen)) if lagging || now.duration_since(seen) <= IDLE_AFTER => {
-                    low = low.min(t);
-                }
-                Some(_) => {}
-                // Not read from yet: it may hold anything, so the clock waits for it.
-                None if lagging || now.duration_since(p.assigned) <= IDLE_AFTER => return,
-                None => {}
-            }
-        }
-        if low < i64::MAX {
-            self.correlation.clock(low);
+            (topic.kind == decode::Kind::Metrics && !topic.topology).then_some(clock::InputClock {
+                latest: p.latest,
+                last_record: p.last_record,
+                assigned: p.assigned,
+                lagging: p.lag > 0,
+            })
+        });
+        if let Some(low) = clock::low_watermark(inputs, now, self.config.ingest.idle_timeout) {
+            self.correlation.clock(low, force);
         }
     }
 
@@ -584,8 +574,10 @@ impl<S: Sink> Pipeline<S> {
         done
     }
 
-    /// Re-sends failed outputs and publishes the periodic gauges.
+    /// Moves the correlator's clock by the wall clock (partitions going idle), re-sends
+    /// failed outputs and publishes the periodic gauges. Called about once a second.
     pub fn tick(&mut self) {
+        self.advance_clock(Instant::now(), true);
         self.correlation.settled();
         self.sink.retry();
         self.publish_gauges();

@@ -88,6 +88,11 @@ impl SourceContext {
                 }
             }
         }
+        info!(
+            partitions = tpl.count(),
+            series = pipeline.table().len(),
+            "partitions assigned"
+        );
         drop(pipeline);
         let result = match consumer.rebalance_protocol() {
             RebalanceProtocol::Cooperative => consumer.incremental_assign(tpl),

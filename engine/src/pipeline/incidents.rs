@@ -166,13 +166,15 @@ impl Correlation {
     }
 
     /// Event time reached `now` somewhere in the input.
-    pub fn clock(&mut self, now: Millis) {
-        if now < self.advanced.saturating_add(ADVANCE_STEP_MS) {
+    /// With `force` the correlator is advanced even if event time has not moved (at least
+    /// to where it already is), so that updates that came due meanwhile go out.
+    pub fn clock(&mut self, now: Millis, force: bool) {
+        if !force && now < self.advanced.saturating_add(ADVANCE_STEP_MS) {
             return;
         }
-        self.advanced = now;
+        self.advanced = self.advanced.max(now);
         let mut out = Vec::new();
-        self.correlator.advance(now, &mut out);
+        self.correlator.advance(self.advanced, &mut out);
         self.record(out);
     }
 }

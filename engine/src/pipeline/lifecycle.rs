@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use metrics::{counter, gauge};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::{PartitionState, Pipeline, PipelineError, Sink};
 use faultline_detectors::{Detector, Snapshot};
@@ -52,6 +52,7 @@ impl<S: Sink> Pipeline<S> {
                 replay_until: delivered,
                 offset_gauge,
                 latest: None,
+                last_record: None,
                 assigned: Instant::now(),
                 lag: 0,
             },
@@ -59,7 +60,7 @@ impl<S: Sink> Pipeline<S> {
         self.sink.watch(pid, &topic, partition, delivered);
         self.meters.partitions.set(self.parts.len() as f64);
         self.publish_gauges();
-        info!(topic = %topic, partition, restored, discarded, offset = ?offset, "partition assigned");
+        debug!(topic = %topic, partition, restored, discarded, offset = ?offset, "partition assigned");
         Ok(offset)
     }
 
@@ -73,7 +74,7 @@ impl<S: Sink> Pipeline<S> {
         }
         self.meters.partitions.set(self.parts.len() as f64);
         self.publish_gauges();
-        info!(partitions = pids.len(), "partitions revoked");
+        debug!(partitions = pids.len(), "partitions revoked");
         Ok(())
     }
 

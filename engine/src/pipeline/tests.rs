@@ -211,38 +211,48 @@ fn poison_records_are_dead_lettered_and_the_partition_moves_on() {
 }
 
 #[test]
-fn timestamps_beyond_the_skew_from_the_record_are_dead_lettered() {
+fn backfill_is_accepted_and_nonsense_timestamps_are_dead_lettered() {
+    const DAY: i64 = 86_400_000;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.ingest.max_timestamp_skew = Some(Duration::from_secs(3600));
-    let mut p = pipeline(config, dir.path());
+    let mut p = pipeline(Config::default(), dir.path());
     p.assign(pid(0), 0).unwrap();
-    let rec = |offset, ts: i64| Record {
+    // Records sent today (2026-12-06) carrying samples of another time.
+    let today = 1_796_515_200_000i64;
+    let mut offset = 0;
+    let mut send = |p: &mut Pipeline<MemorySink>, at: i64| {
+        let payload = format!(r#"{{"name":"m","ts":{at},"value":1}}"#);
+        offset += 1;
+        p.process(Record {
+            pid: pid(0),
+            offset,
+            key: None,
+            payload: Some(payload.as_bytes()),
+            timestamp: Some(today),
+            received: Instant::now(),
+        })
+    };
+    // Last month, and the README's example (2025-11-26), are backfill.
+    for at in [today - 30 * DAY, 1_764_115_200_000, today + DAY / 2] {
+        let r = send(&mut p, at);
+        assert_eq!((r.samples, r.dead_lettered), (1, false), "ts {at}");
+    }
+    // Seconds read as milliseconds (1970), and microseconds (the far future).
+    for (at, side) in [(today / 1000, "behind"), (today * 1000, "ahead of")] {
+        let r = send(&mut p, at);
+        assert_eq!((r.samples, r.dead_lettered), (0, true), "ts {at}");
+        let (_, _, headers) = p.sink.out.last().unwrap();
+        let header = |k: &str| headers.iter().find(|h| h.0 == k).unwrap().1.clone();
+        assert_eq!(header("faultline-reason"), "timestamp_skew");
+        assert!(header("faultline-error").contains(side), "{headers:?}");
+    }
+    let empty = p.process(Record {
         pid: pid(0),
-        offset,
+        offset: 10,
         key: None,
         payload: None,
-        timestamp: Some(ts),
+        timestamp: Some(today),
         received: Instant::now(),
-    };
-    let payload = br#"{"name":"m","ts":1700000000000,"value":1}"#;
-    let near = p.process(Record {
-        payload: Some(payload),
-        ..rec(0, 1_700_000_000_000 + 60_000)
     });
-    assert_eq!((near.samples, near.dead_lettered), (1, false));
-    let far = p.process(Record {
-        payload: Some(payload),
-        ..rec(1, 1_700_000_000_000 + 2 * 86_400_000)
-    });
-    assert_eq!((far.samples, far.dead_lettered), (0, true));
-    let (_, _, headers) = p.sink.out.last().unwrap();
-    assert!(
-        headers
-            .iter()
-            .any(|h| h.0 == "faultline-reason" && h.1 == "timestamp_skew")
-    );
-    let empty = p.process(rec(2, 0));
     assert!(empty.dead_lettered);
 }
 
@@ -383,4 +393,64 @@ fn topology_records_add_edges_and_bad_ones_are_dead_lettered() {
     }
     assert_eq!(p.sink.out.len(), 5);
     assert_eq!(p.positions(), vec![(pid(0), 6)]);
+}
+
+/// [`correlated_config`] over four partitions, with `ingest.idle_timeout` set to `idle`.
+fn idle_pipeline(idle: Duration, dir: &std::path::Path) -> (Pipeline<MemorySink>, Updates) {
+    let mut config = correlated_config();
+    config.ingest.idle_timeout = idle;
+    let (mut p, updates) = with_updates(pipeline(config, dir));
+    for partition in 0..4 {
+        p.assign(pid(partition), partition).unwrap();
+    }
+    (p, updates)
+}
+
+#[test]
+fn partitions_that_never_receive_a_record_stop_holding_incidents_once_idle() {
+    // Every record goes to partition 0; partitions 1..3 are assigned and stay empty.
+    let input = records(0, 3000, 20, 2000);
+    let spike_opened = |u: &Updates| {
+        u.lock()
+            .unwrap()
+            .iter()
+            .any(|u| u.opened_at == 1_700_120_000_000)
+    };
+
+    // Within the idle timeout the empty partitions may still hold anything: no incident.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut held, updates) = idle_pipeline(Duration::from_secs(3600), dir.path());
+    for (offset, r) in input.iter().enumerate() {
+        feed(&mut held, 0, offset, r);
+    }
+    held.tick();
+    assert!(updates.lock().unwrap().is_empty(), "the clock is held");
+    // One record on each of the others releases it (what a user saw, and had to do).
+    for partition in 1..4 {
+        let last = format!(
+            r#"{{"name":"cpu","labels":{{"service":"svc{partition}"}},"ts":{},"value":100}}"#,
+            1_700_000_000_000i64 + 2999 * 60_000
+        );
+        feed(&mut held, partition, 0, last.as_bytes());
+    }
+    held.tick();
+    assert!(spike_opened(&updates), "released by records everywhere");
+
+    // Past the idle timeout they no longer hold it: the spike's incident goes out as
+    // partition 0 alone moves event time.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut idle, updates) = idle_pipeline(Duration::from_nanos(1), dir.path());
+    for (offset, r) in input.iter().enumerate() {
+        feed(&mut idle, 0, offset, r);
+    }
+    assert!(
+        spike_opened(&updates),
+        "not held by partitions with nothing to read"
+    );
+
+    // A late record on an idle partition is accepted: it rejoins, and its samples are
+    // detected (the integration suite follows its anomalies into incidents).
+    let late = &records(2, 20, 20, usize::MAX)[0];
+    let r = feed(&mut idle, 2, 0, late);
+    assert_eq!((r.samples, r.dead_lettered), (20, false));
 }
