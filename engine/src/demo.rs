@@ -397,6 +397,11 @@ pub fn demo(seed: u64) -> anyhow::Result<Summary> {
         Ok(r) => r.context("the engine failed")?,
         Err(_) => bail!("the engine thread panicked"),
     }
+    // Every Kafka client (this producer, and the outbox's, which the hooks hold) goes before
+    // the broker it talks to: stopped first, the broker leaves them logging that all
+    // brokers are down.
+    drop(p);
+    drop(hooks);
     drop(cluster);
     let updates = received.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let summary = report(&faults, &updates, start);
