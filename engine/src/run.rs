@@ -96,6 +96,46 @@ pub(crate) fn embedded_broker(
     Ok((cluster, bootstrap))
 }
 
+/// Where `faultline run` makes its embedded broker reachable (when the port is free).
+const EMBEDDED_ADDRESS: &str = "127.0.0.1:9092";
+
+/// Forwards connections to `listen` to the embedded broker at `target`, so clients can
+/// bootstrap from Kafka's usual address (the mock cluster picks a new port each run). Only
+/// bootstrap needs it: the broker's metadata then names its own address, which clients on
+/// this machine reach directly. Threads, not tasks: a handful of client connections, and
+/// the HTTP runtime is not started yet.
+fn bootstrap_forwarder(listen: &str, target: &str) -> std::io::Result<()> {
+    let listener = std::net::TcpListener::bind(listen)?;
+    let target = target.to_owned();
+    std::thread::Builder::new()
+        .name("faultline-bootstrap".into())
+        .spawn(move || {
+            for inbound in listener.incoming().flatten() {
+                let Ok(outbound) = std::net::TcpStream::connect(&target) else {
+                    continue;
+                };
+                let (Ok(mut in_r), Ok(mut out_r)) = (inbound.try_clone(), outbound.try_clone())
+                else {
+                    continue;
+                };
+                let (mut in_w, mut out_w) = (inbound, outbound);
+                let _ = std::thread::Builder::new()
+                    .name("faultline-bootstrap-up".into())
+                    .spawn(move || {
+                        let _ = std::io::copy(&mut in_r, &mut out_w);
+                        let _ = out_w.shutdown(std::net::Shutdown::Write);
+                    });
+                let _ = std::thread::Builder::new()
+                    .name("faultline-bootstrap-down".into())
+                    .spawn(move || {
+                        let _ = std::io::copy(&mut out_r, &mut in_w);
+                        let _ = in_w.shutdown(std::net::Shutdown::Write);
+                    });
+            }
+        })?;
+    Ok(())
+}
+
 /// How a caller in the same process (the demo) steers and watches a run.
 #[derive(Debug, Clone, Default)]
 pub struct Hooks {
@@ -142,7 +182,18 @@ pub fn run_with(config: Config, hooks: Hooks) -> anyhow::Result<()> {
         Some(b) => (None, b.clone()),
         None => {
             let (cluster, bootstrap) = embedded_broker(&config)?;
-            println!("kafka: {bootstrap} (embedded)");
+            // Clients may bootstrap from Kafka's usual address, the same on every run.
+            let address = match bootstrap_forwarder(EMBEDDED_ADDRESS, &bootstrap) {
+                Ok(()) => EMBEDDED_ADDRESS.to_owned(),
+                Err(e) => {
+                    info!(
+                        address = EMBEDDED_ADDRESS,
+                        "not forwarding the usual Kafka address: {e}"
+                    );
+                    bootstrap.clone()
+                }
+            };
+            println!("kafka: {address} (embedded)");
             (Some(cluster), bootstrap)
         }
     };

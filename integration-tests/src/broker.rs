@@ -60,6 +60,14 @@ impl Broker {
         }
     }
 
+    /// A broker someone else runs at `bootstrap` (e.g. an engine's embedded one).
+    pub fn at(bootstrap: &str) -> Self {
+        Self {
+            bootstrap: bootstrap.to_owned(),
+            mock: None,
+        }
+    }
+
     /// `bootstrap.servers` for clients, the engine included.
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap

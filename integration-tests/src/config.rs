@@ -89,6 +89,8 @@ pub struct EngineConfig {
     pub incidents_topic: String,
     /// `ingest.max_timestamp_skew`, e.g. `off` or `1d`.
     pub max_timestamp_skew: String,
+    /// `ingest.idle_timeout`, e.g. `30s`.
+    pub idle_timeout: String,
     /// `state.dir`.
     pub state_dir: PathBuf,
     /// `state.checkpoint_interval`.
@@ -135,6 +137,7 @@ impl EngineConfig {
             anomalies_topic: unique("it-anomalies"),
             incidents_topic: unique("it-incidents"),
             max_timestamp_skew: "off".into(),
+            idle_timeout: "30s".into(),
             state_dir: dir.join("state"),
             checkpoint_interval: "200ms".into(),
             max_series: 1000,
@@ -179,6 +182,7 @@ impl EngineConfig {
         let _ = writeln!(y, "  incidents_topic: {}", q(&self.incidents_topic));
         let _ = writeln!(y, "ingest:");
         let _ = writeln!(y, "  max_timestamp_skew: {}", q(&self.max_timestamp_skew));
+        let _ = writeln!(y, "  idle_timeout: {}", q(&self.idle_timeout));
         let _ = writeln!(y, "state:");
         let _ = writeln!(
             y,

@@ -51,10 +51,28 @@ impl Engine {
     /// Starts `exe run --config config` and waits for it to print its HTTP address.
     pub fn start(exe: &Path, config: &Path) -> Self {
         let mut cmd = Command::new(exe);
-        cmd.arg("run")
-            .arg("--config")
-            .arg(config)
-            .stdin(Stdio::null())
+        cmd.arg("run").arg("--config").arg(config);
+        Self::spawn(exe, cmd)
+    }
+
+    /// Starts `exe run` with no configuration in `dir` (so with the embedded broker and its
+    /// state in `dir/faultline-data`), HTTP on a free port; waits for its HTTP address.
+    pub fn start_embedded(exe: &Path, dir: &Path) -> Self {
+        let mut cmd = Command::new(exe);
+        cmd.args(["run", "--http", "127.0.0.1:0"]).current_dir(dir);
+        Self::spawn(exe, cmd)
+    }
+
+    /// The embedded broker's address, as printed (`kafka: ADDR (embedded)`).
+    pub fn embedded_kafka(&self) -> Option<String> {
+        self.stdout_lines().iter().find_map(|l| {
+            let rest = l.trim().strip_prefix("kafka:")?.trim();
+            Some(rest.strip_suffix("(embedded)")?.trim().to_owned())
+        })
+    }
+
+    fn spawn(exe: &Path, mut cmd: Command) -> Self {
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if std::env::var_os("RUST_LOG").is_none() {
