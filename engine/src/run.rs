@@ -178,7 +178,7 @@ pub fn run_with(config: Config, hooks: Hooks) -> anyhow::Result<()> {
     let prometheus = telemetry::install_prometheus()?;
 
     // Keep the embedded broker alive for the whole run.
-    let (_embedded, brokers) = match &config.kafka.brokers {
+    let (embedded, brokers) = match &config.kafka.brokers {
         Some(b) => (None, b.clone()),
         None => {
             let (cluster, bootstrap) = embedded_broker(&config)?;
@@ -267,6 +267,14 @@ pub fn run_with(config: Config, hooks: Hooks) -> anyhow::Result<()> {
     info!(brokers = %brokers, topics = config.kafka.topics.len(), "consuming");
     let result = source.run(&stop);
     outbox.shutdown(Duration::from_secs(5));
+    // Every Kafka client (the consumer and sink, the outbox's producer, which the hooks and
+    // the runtime's tasks also hold) goes before the embedded broker they talk to; stopped
+    // first, it leaves them logging that all brokers are down.
+    drop(source);
+    drop(outbox);
+    drop(hooks);
+    drop(runtime);
+    drop(embedded);
     info!("stopped");
     result
 }
