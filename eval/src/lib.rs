@@ -1,6 +1,8 @@
 //! Evaluation of Faultline on public corpora: anomaly detection on NAB ([`nab`]) and
-//! root-cause ranking on fault-injection corpora ([`rca`]); and false alarms of the default
-//! configuration on fault-free simulated data ([`false_alarms`]).
+//! root-cause ranking on fault-injection corpora ([`rca`]); and, on the simulated shop
+//! streamed through a configuration as the engine would ([`sim_replay`]), false alarms of the
+//! default configuration on fault-free data ([`false_alarms`]) and the faults it finds
+//! ([`detection`]).
 //!
 //! [`rca`] replays a corpus through Faultline's own detectors, incident engine and ranking
 //! and scores the ranking against the corpus' ground truth (AC@1, AC@3, Avg@5). The
@@ -10,12 +12,14 @@
 //! JSON.
 
 pub mod csv;
+pub mod detection;
 pub mod evidence;
 pub mod false_alarms;
 pub mod nab;
 pub mod nezha;
 pub mod petshop;
 pub mod score;
+pub mod sim_replay;
 pub mod sockshop;
 
 use std::io::Write;

@@ -1,0 +1,297 @@
+//! One simulated system streamed through a configuration as the engine's pipeline does,
+//! without the engine: the shared core of [`crate::false_alarms`] and [`crate::detection`].
+//!
+//! Each metric sample goes through its rule's detectors; a verdict becomes an anomaly by the
+//! rule's sensitivity and `min_duration` exactly as `engine/src/pipeline/judge.rs` decides
+//! (mirrored in [`judge`], since the engine crate is too heavy to depend on here: an onset
+//! scoring at least `1 − sensitivity` is held until the series has stayed outside the band
+//! expected at the onset, on the same side, for `min_duration`, then reported with the
+//! onset's time). Every anomaly goes to a correlator with the configuration's settings and
+//! topology, whose clock, as in the engine, is a watermark advanced to each step's time after
+//! its samples. Change events are not replayed: they only add evidence to rankings.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{Context, Result};
+use faultline_config::{CompiledRule, Config, RouteId};
+use faultline_correlator::{Correlator, IncidentUpdate, Settings, Signal, Transition};
+use faultline_detectors::{AnyDetector, Detector, Direction, EventTime, Verdict};
+use faultline_sim::{Fault, SimConfig, Simulation, Topic};
+use serde::Deserialize;
+
+/// An incident as first notified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    pub incident_id: String,
+    /// Event time of its first anomaly (the onset, under a `min_duration`). Unit: ms.
+    pub opened_at: i64,
+    /// Event time of its first notification: the correlator's clock when it emitted it, so
+    /// after `group_wait` and, under a `min_duration`, after the onset was confirmed.
+    /// Unit: ms.
+    pub notified_at: i64,
+    /// Metric of its first member as first notified.
+    pub metric: String,
+}
+
+/// What one system's replay found.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Series seen.
+    pub series: u64,
+    /// Every incident that notified, by opening time.
+    pub opened: Vec<Opened>,
+    /// The faults the simulator injected.
+    pub faults: Vec<Fault>,
+}
+
+/// One sample of the simulator's native JSON.
+#[derive(Deserialize)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    ts: i64,
+    value: f64,
+}
+
+/// One series: its rule and, per entry of the rule's `detectors`, a detector and its
+/// pending onset.
+struct Series {
+    route: RouteId,
+    slots: Vec<Slot>,
+}
+
+/// A detector and the onset it holds under `min_duration` (the engine's `series::Slot`).
+struct Slot {
+    detector: AnyDetector,
+    pending: Option<Finding>,
+}
+
+/// An anomaly to report, or an onset held (the engine's `judge::Finding` and `Pending`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Finding {
+    at: i64,
+    value: f64,
+    score: f64,
+    lower: f64,
+    upper: f64,
+    up: bool,
+}
+
+/// Streams `sim_config` through `config`.
+pub fn replay(config: &Config, sim_config: SimConfig) -> Result<Run> {
+    let mut sim = Simulation::new(sim_config);
+    let faults = sim.faults().to_vec();
+    let settings = Settings {
+        clock_follows_inputs: false,
+        ..config.correlator.clone()
+    };
+    let mut correlator = Correlator::new(config.topology.build(), settings);
+    let mut table: HashMap<String, Series> = HashMap::new();
+    let mut updates = Vec::new();
+    let mut opened: HashMap<String, Opened> = HashMap::new();
+    let mut now = i64::MIN;
+    while let Some(records) = sim.next_step() {
+        for record in records.iter().filter(|r| r.topic == Topic::Metrics) {
+            let samples: Vec<Sample> =
+                serde_json::from_slice(&record.payload).context("simulator metric record")?;
+            for s in samples {
+                now = now.max(s.ts);
+                observe(config, &mut table, &s, &mut correlator, &mut updates);
+            }
+        }
+        correlator.advance(now, &mut updates);
+        collect(&mut updates, &mut opened);
+    }
+    correlator.advance(now.saturating_add(86_400_000), &mut updates);
+    collect(&mut updates, &mut opened);
+    let mut opened: Vec<Opened> = opened.into_values().collect();
+    opened
+        .sort_unstable_by(|a, b| (a.opened_at, &a.incident_id).cmp(&(b.opened_at, &b.incident_id)));
+    Ok(Run {
+        series: table.len() as u64,
+        opened,
+        faults,
+    })
+}
+
+/// Keeps the first notification of each incident.
+fn collect(updates: &mut Vec<IncidentUpdate>, opened: &mut HashMap<String, Opened>) {
+    for u in updates.drain(..) {
+        if u.transition == Transition::Opened {
+            opened.entry(u.incident_id.clone()).or_insert(Opened {
+                incident_id: u.incident_id,
+                opened_at: u.opened_at,
+                notified_at: u.updated_at,
+                metric: u
+                    .members
+                    .first()
+                    .map_or_else(String::new, |m| m.metric.to_string()),
+            });
+        }
+    }
+}
+
+/// One sample through its series' detectors and the rule's judgement; each anomaly becomes
+/// a correlator signal.
+fn observe(
+    config: &Config,
+    table: &mut HashMap<String, Series>,
+    s: &Sample,
+    correlator: &mut Correlator,
+    updates: &mut Vec<IncidentUpdate>,
+) {
+    let display = display(s);
+    let series = table.entry(display.clone()).or_insert_with(|| {
+        let route = config.route(&s.name, s.labels.iter());
+        Series {
+            route,
+            slots: config
+                .rule(route)
+                .detectors
+                .iter()
+                .map(|spec| Slot {
+                    detector: spec.build(),
+                    pending: None,
+                })
+                .collect(),
+        }
+    });
+    let rule = config.rule(series.route);
+    let at = EventTime::from_millis(s.ts);
+    for (i, slot) in series.slots.iter_mut().enumerate() {
+        let verdict = slot.detector.observe(at, s.value);
+        let Some(f) = judge(rule, &mut slot.pending, s.ts, s.value, verdict) else {
+            continue;
+        };
+        let labels = s.labels.iter().map(|(k, v)| (k, v.as_str()));
+        let entity = config
+            .entity(series.route, labels)
+            .map_or(s.name.clone(), |(_, v)| v.to_owned());
+        let signal = Signal {
+            id: format!("{display}#{i}@{}", f.at),
+            entity,
+            series: display.clone(),
+            metric: s.name.clone(),
+            at: f.at,
+            value: f.value,
+            lower: f.lower,
+            upper: f.upper,
+            up: f.up,
+            score: f.score,
+            detector: rule.detectors[i].name().to_owned(),
+            rule: rule.name.clone(),
+            bad: rule.direction,
+            severity: rule.severity,
+        };
+        correlator.signal(signal, updates);
+    }
+}
+
+/// `engine/src/pipeline/judge.rs`'s `judge`, line for line, on this module's types.
+fn judge(
+    rule: &CompiledRule,
+    pending: &mut Option<Finding>,
+    at: i64,
+    value: f64,
+    verdict: Verdict,
+) -> Option<Finding> {
+    let min_ms = i64::try_from(rule.min_duration.as_millis()).unwrap_or(i64::MAX);
+    if let Some(p) = *pending {
+        let outside = if p.up {
+            value > p.upper
+        } else {
+            value < p.lower
+        };
+        if outside {
+            if at.saturating_sub(p.at) >= min_ms {
+                *pending = None;
+                return Some(p);
+            }
+            return None;
+        }
+        *pending = None;
+    }
+    let Verdict::Anomalous {
+        score,
+        expected,
+        direction,
+    } = verdict
+    else {
+        return None;
+    };
+    if score < 1.0 - rule.sensitivity {
+        return None;
+    }
+    let finding = Finding {
+        at,
+        value,
+        score,
+        lower: expected.lower,
+        upper: expected.upper,
+        up: direction == Direction::Up,
+    };
+    if min_ms <= 0 {
+        return Some(finding);
+    }
+    *pending = Some(finding);
+    None
+}
+
+/// `name{k="v",...}`, the series' key.
+fn display(s: &Sample) -> String {
+    let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{}{{{}}}", s.name, labels.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use faultline_detectors::Band;
+
+    use super::*;
+
+    fn rule(min_duration: Duration) -> CompiledRule {
+        let mut r = Config::default().defaults.compiled;
+        r.min_duration = min_duration;
+        r.sensitivity = 0.5;
+        r
+    }
+
+    fn up(score: f64) -> Verdict {
+        Verdict::Anomalous {
+            score,
+            expected: Band {
+                lower: 0.0,
+                upper: 10.0,
+            },
+            direction: Direction::Up,
+        }
+    }
+
+    const N: Verdict = Verdict::Normal { score: 0.1 };
+
+    /// The cases of judge.rs' own tests, so the mirror stays the engine's behaviour.
+    #[test]
+    fn judges_as_the_engine_does() {
+        let (r0, r2) = (rule(Duration::ZERO), rule(Duration::from_secs(120)));
+        let mut p = None;
+        assert_eq!(
+            judge(&r0, &mut p, 0, 20.0, up(0.4)),
+            None,
+            "below 1 - sensitivity"
+        );
+        assert_eq!(
+            judge(&r0, &mut p, 1000, 20.0, up(0.7)).map(|f| f.at),
+            Some(1000)
+        );
+        assert_eq!(judge(&r2, &mut p, 0, 20.0, up(0.8)), None);
+        assert_eq!(judge(&r2, &mut p, 60_000, 15.0, N), None, "outside, 60 s");
+        let f = judge(&r2, &mut p, 120_000, 11.0, N).expect("outside for 120 s");
+        assert_eq!((f.at, f.value, f.score), (0, 20.0, 0.8));
+        assert_eq!(judge(&r2, &mut p, 180_000, 11.0, N), None, "reported once");
+        assert_eq!(judge(&r2, &mut p, 200_000, 20.0, up(0.8)), None);
+        assert_eq!(judge(&r2, &mut p, 260_000, 5.0, N), None, "back inside");
+        assert_eq!(p, None);
+    }
+}
