@@ -37,6 +37,11 @@ const DEFAULT_MAX_BYTES: u64 = 2 << 30;
 const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 const DEFAULT_LOG_LEVEL: &str = "info";
 const DEFAULT_SENSITIVITY: f64 = 0.5;
+/// One minute outside the band: at 1-minute samples, two points in a row. Measured on the
+/// simulated shop (`cargo run --release -p faultline-eval --example default_min_duration`):
+/// false alarms on new series 428 per 1,000 series-days instead of 991, none after the
+/// first day instead of 407, and more faults found in their first minute (46 of 60, not 40).
+const DEFAULT_MIN_DURATION: Duration = Duration::from_secs(60);
 const DEFAULT_SEVERITY: Severity = Severity::Warning;
 const DEFAULT_ENTITY_LABELS: [&str; 3] = ["service", "host", "pod"];
 /// The name of the rule of series no rule matches.
@@ -361,7 +366,7 @@ pub(crate) fn defaults(section: Option<DefaultsSection>, r: &mut Report<'_>) -> 
         sensitivity,
         min_duration: s
             .min_duration
-            .map_or(Duration::ZERO, |w| min_duration(&w, r)),
+            .map_or(DEFAULT_MIN_DURATION, |w| min_duration(&w, r)),
         severity: s.severity.unwrap_or(DEFAULT_SEVERITY),
         entity_labels: match s.entity_labels {
             Some(labels) => entity_labels(labels, r),

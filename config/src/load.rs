@@ -153,7 +153,7 @@ fn merge(parsed: Vec<Parsed<'_>>, out: &mut Vec<Diagnostic>) -> Config {
     let correlator = correlator.unwrap_or_else(|| incidents::correlator(None, r));
     let topology = topology.unwrap_or_default();
     let receivers = receivers.unwrap_or_default();
-    let rules = compile_rules(rules, &defaults, out);
+    let rules = compile_rules(rules, &defaults, correlator.quiet_period, out);
     Config {
         correlator,
         topology,
@@ -194,6 +194,7 @@ fn check_sections_once(parsed: &[Parsed<'_>], out: &mut Vec<Diagnostic>) {
 fn compile_rules(
     models: Vec<(&str, RuleModel)>,
     defaults: &compile::Defaults,
+    quiet_period_ms: faultline_correlator::Millis,
     out: &mut Vec<Diagnostic>,
 ) -> Vec<crate::Rule> {
     let mut names: HashMap<String, (&str, Loc)> = HashMap::new();
@@ -231,7 +232,24 @@ fn compile_rules(
                 && m.metric_regex.is_none()
                 && m.labels.as_ref().is_none_or(|l| l.is_empty())
         });
+        let min_duration_at = model.min_duration.as_ref().map(|w| w.at);
         let rule = compile::rule(model, defaults, &mut r);
+        let held = rule.compiled.min_duration.as_millis();
+        if held >= u128::try_from(quiet_period_ms).unwrap_or(0) {
+            // Held that long, an onset reaches the correlator already older than the quiet
+            // period behind its clock: too late to open an incident, ever.
+            let msg = format!(
+                "rule `{}`: min_duration {} is not less than correlator.quiet_period {}",
+                name.value,
+                faultline_detectors::duration::format(rule.compiled.min_duration),
+                faultline_detectors::duration::format(std::time::Duration::from_millis(
+                    u64::try_from(quiet_period_ms).unwrap_or(0)
+                )),
+            );
+            let hint = "its anomalies would never open an incident; shorten min_duration or lengthen the quiet period";
+            let at = min_duration_at.unwrap_or(name.at);
+            r.error(at, msg, Some(hint.into()));
+        }
         if catch_all.is_none() && matches_everything {
             catch_all = Some((name.value, file, name.at));
         }

@@ -186,7 +186,9 @@ pub(crate) struct DefaultsSection {
     /// `1 − sensitivity`. Default 0.5.
     pub sensitivity: Option<Located<f64>>,
     /// How long (in event time) the value must stay outside the expected band before the
-    /// anomaly is reported; `0s` reports at once. Default `0s`.
+    /// anomaly is reported (with the onset's time); `0s` reports at once, so a single
+    /// sample can page. Must be less than `correlator.quiet_period`, or the anomaly would
+    /// reach the correlator too late to open an incident. Default `1m`.
     pub min_duration: Option<Located<String>>,
     /// Reported with each anomaly: `info`, `warning` or `critical`. Default `warning`.
     pub severity: Option<Severity>,

@@ -138,7 +138,7 @@ fn empty_file_gives_all_defaults() {
         let d = &c.defaults.compiled;
         assert_eq!(d.name, "default");
         assert_eq!(d.sensitivity, 0.5);
-        assert_eq!(d.min_duration, Duration::ZERO);
+        assert_eq!(d.min_duration, Duration::from_secs(60));
         assert_eq!(d.severity, Severity::Warning);
         assert_eq!(d.entity_labels, ["service", "host", "pod"]);
         assert_eq!(d.direction, faultline_config::Bad::Both);
@@ -298,4 +298,17 @@ fn the_readme_example_loads() {
         c.kafka.topics.last().map(|t| t.kind),
         Some(TopicKind::Topology)
     );
+}
+
+#[test]
+fn a_min_duration_as_long_as_the_quiet_period_is_rejected_where_written() {
+    let text = "correlator: {quiet_period: 5m}\nrules:\n  - name: slow\n    match: {metric: cpu}\n    min_duration: 5m\n  - name: fine\n    match: {metric: mem}\n    min_duration: 4m\n";
+    let errors = load_str("t.yaml", text).unwrap_err().to_string();
+    assert!(
+        errors.contains(
+            "t.yaml:5:19: rule `slow`: min_duration 5m is not less than correlator.quiet_period 5m"
+        ),
+        "{errors}"
+    );
+    assert!(!errors.contains("`fine`"), "{errors}");
 }

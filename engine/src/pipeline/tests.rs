@@ -130,13 +130,21 @@ fn anomalies(p: &Pipeline<MemorySink>) -> Vec<String> {
         .collect()
 }
 
+/// The default configuration, reporting at once: these tests' spikes are single points, which
+/// the default `min_duration` (1m) holds back.
+fn instant() -> Config {
+    let mut c = Config::default();
+    c.defaults.compiled.min_duration = Duration::ZERO;
+    c
+}
+
 #[test]
 fn replay_after_a_crash_rederives_identical_anomalies_without_duplicates() {
     let input: Vec<Vec<Vec<u8>>> = (0..2).map(|p| records(p, 3000, 20, 2000)).collect();
     let n = input[0].len();
 
     let dir_a = tempfile::tempdir().unwrap();
-    let mut a = pipeline(Config::default(), dir_a.path());
+    let mut a = pipeline(instant(), dir_a.path());
     a.assign(pid(0), 0).unwrap();
     a.assign(pid(1), 1).unwrap();
     interleave(&mut a, &input, 0..n);
@@ -150,7 +158,7 @@ fn replay_after_a_crash_rederives_identical_anomalies_without_duplicates() {
 
     let dir_b = tempfile::tempdir().unwrap();
     let mut before_crash = {
-        let mut b = pipeline(Config::default(), dir_b.path());
+        let mut b = pipeline(instant(), dir_b.path());
         assert_eq!(b.assign(pid(0), 0).unwrap(), None);
         b.assign(pid(1), 1).unwrap();
         interleave(&mut b, &input, 0..80);
@@ -159,7 +167,7 @@ fn replay_after_a_crash_rederives_identical_anomalies_without_duplicates() {
         interleave(&mut b, &input, 80..120);
         anomalies(&b)
     };
-    let mut b = pipeline(Config::default(), dir_b.path());
+    let mut b = pipeline(instant(), dir_b.path());
     for p in 0..2 {
         assert_eq!(
             b.assign(pid(p), p).unwrap(),
@@ -271,7 +279,7 @@ type Updates = Arc<std::sync::Mutex<Vec<faultline_correlator::IncidentUpdate>>>;
 
 /// A config whose services `svc0` → `svc1` are one call apart, notifying at once.
 fn correlated_config() -> Config {
-    let yaml = "topology:\n  edges:\n    - {from: svc0, to: svc1}\ncorrelator: {group_wait: 0s, group_interval: 1m, quiet_period: 10m}\nrules:\n  - {name: cpu, match: {metric: cpu}, direction: up, severity: critical}\n";
+    let yaml = "topology:\n  edges:\n    - {from: svc0, to: svc1}\ncorrelator: {group_wait: 0s, group_interval: 1m, quiet_period: 10m}\ndefaults: {min_duration: 0s}\nrules:\n  - {name: cpu, match: {metric: cpu}, direction: up, severity: critical}\n";
     faultline_config::load_str("t.yaml", yaml).unwrap()
 }
 
