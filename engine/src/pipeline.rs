@@ -16,6 +16,7 @@
 mod anomaly;
 mod clock;
 mod incidents;
+mod io;
 mod judge;
 mod lifecycle;
 #[cfg(test)]
@@ -24,101 +25,23 @@ mod timestamps;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use faultline_config::{CompiledRule, Config, RouteId};
 use faultline_decode::{self as decode, Item, ItemError, Sample};
 use faultline_detectors::{Detector, DetectorSpec};
 use metrics::{Counter, Gauge, counter, gauge};
-use thiserror::Error;
+
 use tracing::warn;
 
 use crate::series::{Churn, PartitionId, Series, SeriesKey, SeriesTable, Slot};
-use crate::store::{Seq, Store, StoreError};
-use crate::telemetry::{self, DeadLetterReason, Latency, TopicCounters};
+use crate::store::{Seq, Store};
+use crate::telemetry::{self, DeadLetterReason, Latency};
 
 pub use anomaly::Anomaly;
 use incidents::parse_topology;
 pub use incidents::{Correlation, IncidentSink};
-
-/// Where an output goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputKind {
-    /// The anomalies topic.
-    Anomaly,
-    /// The dead-letter topic.
-    DeadLetter,
-}
-
-/// One output record.
-#[derive(Debug, Clone, Copy)]
-pub struct Output<'a> {
-    /// Destination.
-    pub kind: OutputKind,
-    /// Kafka key.
-    pub key: Option<&'a [u8]>,
-    /// Payload.
-    pub payload: &'a [u8],
-    /// Headers.
-    pub headers: &'a [(&'static str, String)],
-}
-
-/// Where outputs are published; Kafka in the service, memory in tests.
-pub trait Sink {
-    /// Starts tracking deliveries for a partition, from its stored watermark.
-    fn watch(&mut self, pid: PartitionId, topic: &str, partition: i32, delivered: Option<Seq>);
-    /// Stops tracking a partition.
-    fn unwatch(&mut self, pid: PartitionId);
-    /// Publishes an output derived from record `seq.offset` of partition `pid`.
-    fn publish(&mut self, pid: PartitionId, seq: Seq, output: Output<'_>);
-    /// Waits until every published output is delivered; `false` if some are still pending.
-    fn flush(&mut self, timeout: Duration) -> bool;
-    /// Re-sends outputs whose delivery failed.
-    fn retry(&mut self);
-}
-
-/// A failure that stops a partition (not a bad record: those are dead-lettered).
-#[derive(Debug, Error)]
-pub enum PipelineError {
-    /// The state store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// A configured input topic.
-#[derive(Debug)]
-pub struct InputTopic {
-    /// Topic name.
-    pub name: Arc<str>,
-    /// What it carries.
-    pub kind: decode::Kind,
-    /// How its records are encoded.
-    pub format: decode::Format,
-    /// Carries topology edges (read by the pipeline itself, not the decoders).
-    pub topology: bool,
-    counters: TopicCounters,
-}
-
-impl InputTopic {
-    /// A topic as configured.
-    pub fn new(name: &str, kind: decode::Kind, format: decode::Format) -> Self {
-        Self {
-            name: name.into(),
-            kind,
-            format,
-            topology: false,
-            counters: TopicCounters::new(name),
-        }
-    }
-
-    /// A topology topic (native JSON edges).
-    pub fn topology(name: &str) -> Self {
-        Self {
-            topology: true,
-            ..Self::new(name, decode::Kind::Events, decode::Format::NativeJson)
-        }
-    }
-}
+pub use io::{InputTopic, Output, OutputKind, PipelineError, Processed, Record, Sink};
 
 /// Per-partition position.
 #[derive(Debug)]
@@ -137,23 +60,6 @@ struct PartitionState {
     assigned: Instant,
     /// Records left to read, from the client's statistics (0 until reported).
     lag: i64,
-}
-
-/// A Kafka record as the pipeline sees it.
-#[derive(Debug, Clone, Copy)]
-pub struct Record<'a> {
-    /// Owning partition.
-    pub pid: PartitionId,
-    /// Offset in it.
-    pub offset: i64,
-    /// Kafka key.
-    pub key: Option<&'a [u8]>,
-    /// Payload.
-    pub payload: Option<&'a [u8]>,
-    /// Kafka record timestamp (ms), if any.
-    pub timestamp: Option<i64>,
-    /// When the engine received it (for the latency histogram only).
-    pub received: Instant,
 }
 
 /// Handles resolved once.
@@ -210,17 +116,6 @@ pub struct Pipeline<S: Sink> {
     buf: Vec<u8>,
     /// Anomalies, changes and topology into incidents.
     correlation: Correlation,
-}
-
-/// Outcome of processing one record.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Processed {
-    /// Samples observed.
-    pub samples: usize,
-    /// Anomalies published (or suppressed as already delivered).
-    pub anomalies: usize,
-    /// Whether (part of) the record went to the dead-letter topic.
-    pub dead_lettered: bool,
 }
 
 impl<S: Sink> Pipeline<S> {
