@@ -32,6 +32,7 @@ mod detector;
 mod diagnostics;
 mod incidents;
 mod ingest;
+pub mod judge;
 mod load;
 mod matching;
 mod model;

@@ -17,7 +17,6 @@ mod anomaly;
 mod clock;
 mod incidents;
 mod io;
-mod judge;
 mod lifecycle;
 #[cfg(test)]
 mod tests;
@@ -27,6 +26,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use faultline_config::judge::judge;
 use faultline_config::{CompiledRule, Config, RouteId};
 use faultline_decode::{self as decode, Item, ItemError, Sample};
 use faultline_detectors::{Detector, DetectorSpec};
@@ -305,7 +305,8 @@ impl<S: Sink> Pipeline<S> {
         let mut found = 0;
         for (i, slot) in series.slots.iter_mut().enumerate() {
             let verdict = slot.detector.observe(sample.at, sample.value);
-            let Some(finding) = judge::judge(rule, slot, sample.at, sample.value, verdict) else {
+            let Some(finding) = judge(rule, &mut slot.pending, sample.at, sample.value, verdict)
+            else {
                 continue;
             };
             found += 1;

@@ -14,7 +14,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use faultline_config::RouteId;
 use faultline_decode::Sample;
-use faultline_detectors::{AnyDetector, Detector, EventTime};
+use faultline_detectors::{AnyDetector, Detector};
 use hashlink::LinkedHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -85,22 +85,7 @@ impl SeriesKey {
     }
 }
 
-/// An anomalous onset waiting for the rule's minimum duration to pass.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Pending {
-    /// Event time of the first anomalous point.
-    pub onset: EventTime,
-    /// Its value.
-    pub value: f64,
-    /// Its score.
-    pub score: f64,
-    /// The band the detector expected at the onset; the series must stay outside it.
-    pub lower: f64,
-    /// See `lower`.
-    pub upper: f64,
-    /// Whether the onset was above the band.
-    pub up: bool,
-}
+pub use faultline_config::judge::Pending;
 
 /// One detector of a series and its pending onset.
 #[derive(Debug, Clone, PartialEq)]

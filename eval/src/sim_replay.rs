@@ -2,20 +2,19 @@
 //! without the engine: the shared core of [`crate::false_alarms`] and [`crate::detection`].
 //!
 //! Each metric sample goes through its rule's detectors; a verdict becomes an anomaly by the
-//! rule's sensitivity and `min_duration` exactly as `engine/src/pipeline/judge.rs` decides
-//! (mirrored in [`judge`], since the engine crate is too heavy to depend on here: an onset
-//! scoring at least `1 − sensitivity` is held until the series has stayed outside the band
-//! expected at the onset, on the same side, for `min_duration`, then reported with the
-//! onset's time). Every anomaly goes to a correlator with the configuration's settings and
+//! rule's sensitivity and `min_duration` by the engine's own [`judge`] (an onset scoring at
+//! least `1 − sensitivity` is held until the series has stayed outside the band expected at
+//! the onset, on the same side, for `min_duration`, then reported with the onset's time). Every anomaly goes to a correlator with the configuration's settings and
 //! topology, whose clock, as in the engine, is a watermark advanced to each step's time after
 //! its samples. Change events are not replayed: they only add evidence to rankings.
 
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context, Result};
-use faultline_config::{CompiledRule, Config, RouteId};
+use faultline_config::judge::{Pending, judge};
+use faultline_config::{Config, RouteId};
 use faultline_correlator::{Correlator, IncidentUpdate, Settings, Signal, Transition};
-use faultline_detectors::{AnyDetector, Detector, Direction, EventTime, Verdict};
+use faultline_detectors::{AnyDetector, Detector, EventTime};
 use faultline_sim::{Fault, SimConfig, Simulation, Topic};
 use serde::Deserialize;
 
@@ -63,18 +62,7 @@ struct Series {
 /// A detector and the onset it holds under `min_duration` (the engine's `series::Slot`).
 struct Slot {
     detector: AnyDetector,
-    pending: Option<Finding>,
-}
-
-/// An anomaly to report, or an onset held (the engine's `judge::Finding` and `Pending`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Finding {
-    at: i64,
-    value: f64,
-    score: f64,
-    lower: f64,
-    upper: f64,
-    up: bool,
+    pending: Option<Pending>,
 }
 
 /// Streams `sim_config` through `config`.
@@ -160,7 +148,7 @@ fn observe(
     let at = EventTime::from_millis(s.ts);
     for (i, slot) in series.slots.iter_mut().enumerate() {
         let verdict = slot.detector.observe(at, s.value);
-        let Some(f) = judge(rule, &mut slot.pending, s.ts, s.value, verdict) else {
+        let Some(f) = judge(rule, &mut slot.pending, at, s.value, verdict) else {
             continue;
         };
         let labels = s.labels.iter().map(|(k, v)| (k, v.as_str()));
@@ -168,11 +156,11 @@ fn observe(
             .entity(series.route, labels)
             .map_or(s.name.clone(), |(_, v)| v.to_owned());
         let signal = Signal {
-            id: format!("{display}#{i}@{}", f.at),
+            id: format!("{display}#{i}@{}", f.at.as_millis()),
             entity,
             series: display.clone(),
             metric: s.name.clone(),
-            at: f.at,
+            at: f.at.as_millis(),
             value: f.value,
             lower: f.lower,
             upper: f.upper,
@@ -187,111 +175,8 @@ fn observe(
     }
 }
 
-/// `engine/src/pipeline/judge.rs`'s `judge`, line for line, on this module's types.
-fn judge(
-    rule: &CompiledRule,
-    pending: &mut Option<Finding>,
-    at: i64,
-    value: f64,
-    verdict: Verdict,
-) -> Option<Finding> {
-    let min_ms = i64::try_from(rule.min_duration.as_millis()).unwrap_or(i64::MAX);
-    if let Some(p) = *pending {
-        let outside = if p.up {
-            value > p.upper
-        } else {
-            value < p.lower
-        };
-        if outside {
-            if at.saturating_sub(p.at) >= min_ms {
-                *pending = None;
-                return Some(p);
-            }
-            return None;
-        }
-        *pending = None;
-    }
-    let Verdict::Anomalous {
-        score,
-        expected,
-        direction,
-    } = verdict
-    else {
-        return None;
-    };
-    if score < 1.0 - rule.sensitivity {
-        return None;
-    }
-    let finding = Finding {
-        at,
-        value,
-        score,
-        lower: expected.lower,
-        upper: expected.upper,
-        up: direction == Direction::Up,
-    };
-    if min_ms <= 0 {
-        return Some(finding);
-    }
-    *pending = Some(finding);
-    None
-}
-
 /// `name{k="v",...}`, the series' key.
 fn display(s: &Sample) -> String {
     let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
     format!("{}{{{}}}", s.name, labels.join(","))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use faultline_detectors::Band;
-
-    use super::*;
-
-    fn rule(min_duration: Duration) -> CompiledRule {
-        let mut r = Config::default().defaults.compiled;
-        r.min_duration = min_duration;
-        r.sensitivity = 0.5;
-        r
-    }
-
-    fn up(score: f64) -> Verdict {
-        Verdict::Anomalous {
-            score,
-            expected: Band {
-                lower: 0.0,
-                upper: 10.0,
-            },
-            direction: Direction::Up,
-        }
-    }
-
-    const N: Verdict = Verdict::Normal { score: 0.1 };
-
-    /// The cases of judge.rs' own tests, so the mirror stays the engine's behaviour.
-    #[test]
-    fn judges_as_the_engine_does() {
-        let (r0, r2) = (rule(Duration::ZERO), rule(Duration::from_secs(120)));
-        let mut p = None;
-        assert_eq!(
-            judge(&r0, &mut p, 0, 20.0, up(0.4)),
-            None,
-            "below 1 - sensitivity"
-        );
-        assert_eq!(
-            judge(&r0, &mut p, 1000, 20.0, up(0.7)).map(|f| f.at),
-            Some(1000)
-        );
-        assert_eq!(judge(&r2, &mut p, 0, 20.0, up(0.8)), None);
-        assert_eq!(judge(&r2, &mut p, 60_000, 15.0, N), None, "outside, 60 s");
-        let f = judge(&r2, &mut p, 120_000, 11.0, N).expect("outside for 120 s");
-        assert_eq!((f.at, f.value, f.score), (0, 20.0, 0.8));
-        assert_eq!(judge(&r2, &mut p, 180_000, 11.0, N), None, "reported once");
-        assert_eq!(judge(&r2, &mut p, 200_000, 20.0, up(0.8)), None);
-        assert_eq!(judge(&r2, &mut p, 260_000, 5.0, N), None, "back inside");
-        assert_eq!(p, None);
-    }
 }

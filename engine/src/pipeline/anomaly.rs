@@ -6,8 +6,8 @@ use faultline_config::CompiledRule;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use super::judge::Finding;
 use crate::series::SeriesKey;
+use faultline_config::judge::Finding;
 
 /// Everything an anomaly record says, borrowed from the pipeline.
 #[derive(Debug)]

@@ -1,6 +1,6 @@
 use faultline_config::Config;
 use faultline_decode::{Labels, Sample};
-use faultline_detectors::DetectorSpec;
+use faultline_detectors::{DetectorSpec, EventTime};
 
 use super::*;
 

@@ -6,11 +6,31 @@
 //! time, value and band) once the series has stayed outside the band the detector expected at
 //! the onset, on the same side, for the minimum duration of event time; a point back inside the
 //! band drops it. This is Prometheus' `for:` applied to a learned band.
+//!
+//! It lives beside the rules, pure, so that the engine and the evaluations' replays judge
+//! alike (the held onset is part of a series' checkpointed state).
 
-use faultline_config::CompiledRule;
 use faultline_detectors::{Direction, EventTime, Verdict};
+use serde::{Deserialize, Serialize};
 
-use crate::series::{Pending, Slot};
+use crate::CompiledRule;
+
+/// An anomalous onset waiting for the rule's minimum duration to pass.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    /// Event time of the first anomalous point.
+    pub onset: EventTime,
+    /// Its value.
+    pub value: f64,
+    /// Its score.
+    pub score: f64,
+    /// The band the detector expected at the onset; the series must stay outside it.
+    pub lower: f64,
+    /// See `lower`.
+    pub upper: f64,
+    /// Whether the onset was above the band.
+    pub up: bool,
+}
 
 /// An anomaly to report.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,16 +62,17 @@ impl From<Pending> for Finding {
     }
 }
 
-/// Applies `rule` to one verdict of `slot`'s detector for the point (`at`, `value`).
+/// Applies `rule` to one verdict of a detector for the point (`at`, `value`); `pending` is
+/// that detector's held onset (part of the series' state).
 pub fn judge(
     rule: &CompiledRule,
-    slot: &mut Slot,
+    pending: &mut Option<Pending>,
     at: EventTime,
     value: f64,
     verdict: Verdict,
 ) -> Option<Finding> {
     let min_ms = i64::try_from(rule.min_duration.as_millis()).unwrap_or(i64::MAX);
-    if let Some(p) = slot.pending {
+    if let Some(p) = *pending {
         let outside = if p.up {
             value > p.upper
         } else {
@@ -59,12 +80,12 @@ pub fn judge(
         };
         if outside {
             if at.as_millis().saturating_sub(p.onset.as_millis()) >= min_ms {
-                slot.pending = None;
+                *pending = None;
                 return Some(p.into());
             }
             return None;
         }
-        slot.pending = None;
+        *pending = None;
     }
     let Verdict::Anomalous {
         score,
@@ -88,7 +109,7 @@ pub fn judge(
     if min_ms <= 0 {
         return Some(finding);
     }
-    slot.pending = Some(Pending {
+    *pending = Some(Pending {
         onset: at,
         value,
         score,
@@ -103,8 +124,9 @@ pub fn judge(
 mod tests {
     use std::time::Duration;
 
-    use faultline_config::Config;
-    use faultline_detectors::{Band, DetectorSpec};
+    use faultline_detectors::Band;
+
+    use crate::Config;
 
     use super::*;
 
@@ -116,13 +138,6 @@ mod tests {
         r.min_duration = min_duration;
         r.sensitivity = sensitivity;
         r
-    }
-
-    fn slot() -> Slot {
-        Slot {
-            detector: DetectorSpec::default_for("ewma").unwrap().build(),
-            pending: None,
-        }
     }
 
     fn up(score: f64) -> Verdict {
@@ -145,7 +160,7 @@ mod tests {
     #[test]
     fn without_minimum_duration_reports_at_once_above_the_sensitivity() {
         let r = rule(Duration::ZERO, 0.5);
-        let mut s = slot();
+        let mut s = None;
         assert_eq!(
             judge(&r, &mut s, t(0), 20.0, up(0.4)),
             None,
@@ -159,22 +174,22 @@ mod tests {
     #[test]
     fn minimum_duration_reports_the_onset_once_the_band_stays_broken() {
         let r = rule(Duration::from_secs(120), 0.5);
-        let mut s = slot();
+        let mut s = None;
         assert_eq!(judge(&r, &mut s, t(0), 20.0, up(0.8)), None);
         assert_eq!(judge(&r, &mut s, t(60), 15.0, N), None, "outside, 60 s");
         let f = judge(&r, &mut s, t(120), 11.0, N).expect("outside for 120 s");
         assert_eq!((f.at, f.value, f.score), (t(0), 20.0, 0.8));
-        assert_eq!(s.pending, None);
+        assert_eq!(s, None);
         assert_eq!(judge(&r, &mut s, t(180), 11.0, N), None, "reported once");
     }
 
     #[test]
     fn minimum_duration_drops_an_onset_that_returns_inside_the_band() {
         let r = rule(Duration::from_secs(120), 0.5);
-        let mut s = slot();
+        let mut s = None;
         assert_eq!(judge(&r, &mut s, t(0), 20.0, up(0.8)), None);
         assert_eq!(judge(&r, &mut s, t(60), 5.0, N), None, "back inside");
-        assert_eq!(s.pending, None);
+        assert_eq!(s, None);
         assert_eq!(
             judge(&r, &mut s, t(180), 20.0, N),
             None,
