@@ -1,0 +1,259 @@
+//! The template miner: a Drain-like search over templates of the same length and first token.
+
+use std::collections::HashMap;
+
+use super::mask::{MaskParams, Masked, Masker, WILDCARD};
+
+/// A template's id, stable for the miner's life: across generalisation, snapshots and a
+/// replay of the same input (ids are handed out in order of first sight).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct TemplateId(pub u32);
+
+/// Miner settings: one default serves every log format.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MinerParams {
+    /// A line joins the most similar template of its length and first token when at least
+    /// this fraction of positions agree (a template's wildcard agrees with anything).
+    pub similarity: f64,
+    /// Templates per miner (one miner per service); a line that would need one more is
+    /// counted as an overflow and gets no template.
+    pub max_templates: usize,
+    /// How lines are tokenised and masked.
+    pub mask: MaskParams,
+}
+
+impl Default for MinerParams {
+    fn default() -> Self {
+        Self {
+            similarity: 0.5,
+            max_templates: 1024,
+            mask: MaskParams::default(),
+        }
+    }
+}
+
+/// What mining one line did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mined {
+    /// The line matched a template as it stands.
+    Matched(TemplateId),
+    /// The line matched a template, and some of its constant tokens became wildcards.
+    Generalised(TemplateId),
+    /// The line started a new template.
+    New(TemplateId),
+    /// The line needed a new template and the cap was reached (counted).
+    Overflow,
+}
+
+impl Mined {
+    /// The template the line belongs to, if any.
+    pub fn id(self) -> Option<TemplateId> {
+        match self {
+            Self::Matched(id) | Self::Generalised(id) | Self::New(id) => Some(id),
+            Self::Overflow => None,
+        }
+    }
+}
+
+/// One template: constant tokens and wildcards.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Template {
+    pub(crate) id: TemplateId,
+    /// Tokens; [`WILDCARD`] marks a variable.
+    pub(crate) tokens: Vec<Box<str>>,
+    /// Lines matched so far.
+    pub(crate) count: u64,
+}
+
+/// The state a snapshot holds (the search index is rebuilt from it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct MinerState {
+    pub(crate) params: MinerParams,
+    pub(crate) templates: Vec<Template>,
+    pub(crate) overflows: u64,
+}
+
+/// An online, one-pass template miner for one service's log lines; see the module docs.
+#[derive(Debug, Clone)]
+pub struct TemplateMiner {
+    pub(crate) state: MinerState,
+    masker: Masker,
+    /// (token count, first token) → indices into `templates`, in creation order. Only looked
+    /// up, never iterated, so the hash order cannot reach a result.
+    index: HashMap<u64, Vec<u32>>,
+    /// Reused for every line, so mining allocates only for new templates.
+    scratch: Masked,
+}
+
+/// FNV-1a over the token count and first token: the search key.
+fn key(len: usize, first: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in (len as u64).to_le_bytes().iter().chain(first.as_bytes()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+fn template_key(tokens: &[Box<str>]) -> u64 {
+    key(tokens.len(), tokens.first().map_or("", |t| t))
+}
+
+impl TemplateMiner {
+    /// A miner with no templates; fails if an extra mask is not a valid regular expression.
+    pub fn new(params: MinerParams) -> Result<Self, regex::Error> {
+        Self::from_state(MinerState {
+            params,
+            templates: Vec::new(),
+            overflows: 0,
+        })
+    }
+
+    pub(crate) fn from_state(state: MinerState) -> Result<Self, regex::Error> {
+        let masker = Masker::new(state.params.mask.clone())?;
+        let mut index: HashMap<u64, Vec<u32>> = HashMap::new();
+        for (i, t) in state.templates.iter().enumerate() {
+            index
+                .entry(template_key(&t.tokens))
+                .or_default()
+                .push(i as u32);
+        }
+        Ok(Self {
+            state,
+            masker,
+            index,
+            scratch: Masked::default(),
+        })
+    }
+
+    /// The settings.
+    pub fn params(&self) -> &MinerParams {
+        &self.state.params
+    }
+
+    /// Mines one line: finds or creates its template, generalising it if needed.
+    pub fn mine(&mut self, line: &str) -> Mined {
+        let mut masked = std::mem::take(&mut self.scratch);
+        self.masker.mask(line, &mut masked);
+        let mined = self.mine_masked(&masked);
+        self.scratch = masked;
+        mined
+    }
+
+    fn mine_masked(&mut self, line: &Masked) -> Mined {
+        let first = if line.is_empty() { "" } else { line.token(0) };
+        let k = key(line.len(), first);
+        let mut best: Option<(usize, usize)> = None;
+        if let Some(candidates) = self.index.get(&k) {
+            for &c in candidates {
+                let t = &self.state.templates[c as usize];
+                if t.tokens.len() != line.len() || t.tokens.first().map_or("", |s| s) != first {
+                    continue; // a hash collision
+                }
+                let agree = t
+                    .tokens
+                    .iter()
+                    .zip(line.tokens())
+                    .filter(|(a, b)| &***a == WILDCARD || ***a == **b)
+                    .count();
+                if best.is_none_or(|(_, a)| agree > a) {
+                    best = Some((c as usize, agree));
+                }
+            }
+        }
+        if let Some((c, agree)) = best
+            && (line.is_empty() || agree as f64 >= self.state.params.similarity * line.len() as f64)
+        {
+            return self.join(c, line);
+        }
+        if self.state.templates.len() >= self.state.params.max_templates {
+            self.state.overflows += 1;
+            return Mined::Overflow;
+        }
+        let id = TemplateId(self.state.templates.len() as u32);
+        let tokens: Vec<Box<str>> = line.tokens().map(Box::from).collect();
+        self.index
+            .entry(k)
+            .or_default()
+            .push(self.state.templates.len() as u32);
+        self.state.templates.push(Template {
+            id,
+            tokens,
+            count: 1,
+        });
+        Mined::New(id)
+    }
+
+    fn join(&mut self, c: usize, line: &Masked) -> Mined {
+        let t = &mut self.state.templates[c];
+        t.count += 1;
+        let mut changed = false;
+        for (slot, token) in t.tokens.iter_mut().zip(line.tokens()) {
+            if &**slot != WILDCARD && &**slot != token {
+                *slot = Box::from(WILDCARD);
+                changed = true;
+            }
+        }
+        if changed {
+            Mined::Generalised(t.id)
+        } else {
+            Mined::Matched(t.id)
+        }
+    }
+
+    /// The template's text: tokens joined by single spaces, variables as `<*>`.
+    pub fn template(&self, id: TemplateId) -> Option<String> {
+        let t = self.state.templates.get(id.0 as usize)?;
+        Some(t.tokens.join(" "))
+    }
+
+    /// Lines that matched the template so far.
+    pub fn count(&self, id: TemplateId) -> u64 {
+        self.state
+            .templates
+            .get(id.0 as usize)
+            .map_or(0, |t| t.count)
+    }
+
+    /// The number of templates.
+    pub fn len(&self) -> usize {
+        self.state.templates.len()
+    }
+
+    /// Whether no template exists yet.
+    pub fn is_empty(&self) -> bool {
+        self.state.templates.is_empty()
+    }
+
+    /// Lines that found no template because the cap was reached.
+    pub fn overflows(&self) -> u64 {
+        self.state.overflows
+    }
+
+    /// Bytes of memory the miner holds: templates, their tokens and the search index.
+    pub fn state_bytes(&self) -> usize {
+        let templates: usize = self
+            .state
+            .templates
+            .iter()
+            .map(|t| {
+                std::mem::size_of::<Template>()
+                    + t.tokens.capacity() * std::mem::size_of::<Box<str>>()
+                    + t.tokens.iter().map(|s| s.len()).sum::<usize>()
+            })
+            .sum();
+        let index = self.index.capacity() * (8 + std::mem::size_of::<Vec<u32>>())
+            + self.index.values().map(|v| v.capacity() * 4).sum::<usize>();
+        std::mem::size_of::<Self>()
+            + self
+                .state
+                .templates
+                .capacity()
+                .saturating_sub(self.state.templates.len())
+                * std::mem::size_of::<Template>()
+            + templates
+            + index
+    }
+}

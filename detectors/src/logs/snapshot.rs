@@ -1,0 +1,115 @@
+//! Versioned snapshots of a template miner, for checkpoints.
+//!
+//! The same layout as detector snapshots (`magic · format version (u16 LE) · CRC-32 of the
+//! body (u32 LE) · postcard body`) under its own magic, so a miner snapshot can never be
+//! restored as a detector or the other way round. Templates are stored in id order with
+//! their tokens, so a restored miner gives every template the id it had, and continues
+//! exactly as the original would have.
+
+use thiserror::Error;
+
+use super::miner::{MinerState, TemplateMiner};
+
+const MAGIC: [u8; 2] = *b"FT";
+const HEADER: usize = 8;
+/// Current layout of a miner's state.
+pub const MINER_FORMAT_VERSION: u16 = 1;
+
+/// Why a miner snapshot could not be restored.
+#[derive(Debug, Error)]
+pub enum MinerSnapshotError {
+    /// The bytes are not a miner snapshot.
+    #[error("not a template miner snapshot (bad magic)")]
+    BadMagic,
+    /// Written by a layout this build cannot read.
+    #[error(
+        "template miner snapshot has format version {found}; this build reads version {supported}"
+    )]
+    UnsupportedVersion {
+        /// Version in the snapshot.
+        found: u16,
+        /// Version this build writes and reads.
+        supported: u16,
+    },
+    /// The body does not match its checksum.
+    #[error("template miner snapshot is corrupt (checksum mismatch)")]
+    Checksum,
+    /// The body does not decode.
+    #[error("template miner snapshot body does not decode")]
+    Corrupt(#[source] postcard::Error),
+    /// The body decodes but leaves bytes over.
+    #[error("template miner snapshot has {extra} trailing bytes")]
+    TrailingBytes {
+        /// Bytes after the body.
+        extra: usize,
+    },
+    /// The body decodes into a state no miner can be in.
+    #[error("template miner snapshot holds an invalid state: {reason}")]
+    Invalid {
+        /// Which invariant failed.
+        reason: &'static str,
+    },
+    /// An extra mask no longer compiles.
+    #[error("template miner snapshot holds an extra mask that does not compile")]
+    Mask(#[source] regex::Error),
+}
+
+impl TemplateMiner {
+    /// The miner's whole state as a versioned snapshot.
+    pub fn snapshot(&self) -> Vec<u8> {
+        // Serializing plain structs of numbers, strings and vectors cannot fail.
+        let body = postcard::to_stdvec(&self.state).unwrap_or_default();
+        let mut bytes = Vec::with_capacity(HEADER + body.len());
+        bytes.extend_from_slice(&MAGIC);
+        bytes.extend_from_slice(&MINER_FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        bytes
+    }
+
+    /// Rebuilds the miner a snapshot was taken of.
+    pub fn restore(bytes: &[u8]) -> Result<Self, MinerSnapshotError> {
+        if bytes.len() < HEADER || bytes[..2] != MAGIC {
+            return Err(MinerSnapshotError::BadMagic);
+        }
+        let version = u16::from_le_bytes([bytes[2], bytes[3]]);
+        if version != MINER_FORMAT_VERSION {
+            return Err(MinerSnapshotError::UnsupportedVersion {
+                found: version,
+                supported: MINER_FORMAT_VERSION,
+            });
+        }
+        let crc = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+        let body = &bytes[HEADER..];
+        if crc32fast::hash(body) != crc {
+            return Err(MinerSnapshotError::Checksum);
+        }
+        let (state, rest): (MinerState, _) =
+            postcard::take_from_bytes(body).map_err(MinerSnapshotError::Corrupt)?;
+        if !rest.is_empty() {
+            return Err(MinerSnapshotError::TrailingBytes { extra: rest.len() });
+        }
+        check(&state).map_err(|reason| MinerSnapshotError::Invalid { reason })?;
+        TemplateMiner::from_state(state).map_err(MinerSnapshotError::Mask)
+    }
+}
+
+/// The invariants mining relies on.
+fn check(state: &MinerState) -> Result<(), &'static str> {
+    let p = &state.params;
+    if !p.similarity.is_finite() {
+        return Err("similarity is not finite");
+    }
+    if state.templates.len() > p.max_templates {
+        return Err("more templates than the cap");
+    }
+    for (i, t) in state.templates.iter().enumerate() {
+        if t.id.0 as usize != i {
+            return Err("template ids are not in order");
+        }
+        if t.tokens.len() > p.mask.max_tokens.max(1) {
+            return Err("a template has more tokens than the cap");
+        }
+    }
+    Ok(())
+}
