@@ -14,8 +14,9 @@ pub struct TemplateId(pub u32);
 /// Miner settings: one default serves every log format.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MinerParams {
-    /// A line joins the most similar template of its length and first token when at least
-    /// this fraction of positions agree (a template's wildcard agrees with anything).
+    /// A line joins the most similar template of its length and search key when at least
+    /// this fraction of its tokens equal the template's (a wildcard agrees only with a
+    /// masked variable, so a template that has grown vague attracts no more lines).
     pub similarity: f64,
     /// Templates per miner (one miner per service); a line that would need one more is
     /// counted as an overflow and gets no template.
@@ -27,7 +28,7 @@ pub struct MinerParams {
 impl Default for MinerParams {
     fn default() -> Self {
         Self {
-            similarity: 0.5,
+            similarity: 0.7,
             max_templates: 1024,
             mask: MaskParams::default(),
         }
@@ -65,6 +66,9 @@ pub(crate) struct Template {
     pub(crate) tokens: Vec<Box<str>>,
     /// Lines matched so far.
     pub(crate) count: u64,
+    /// The search key it was created under (its first tokens may since have become
+    /// wildcards; lines that differ there find it no more than they did then).
+    pub(crate) key: u64,
 }
 
 /// The state a snapshot holds (the search index is rebuilt from it).
@@ -87,18 +91,28 @@ pub struct TemplateMiner {
     scratch: Masked,
 }
 
-/// FNV-1a over the token count and first token: the search key.
-fn key(len: usize, first: &str) -> u64 {
+/// Whether a token may serve as the search key: no variable in it, and not a dotted or
+/// slashed name (hosts, packages, job names), which vary at the start of lines as often as
+/// not.
+fn is_keyword(token: &str) -> bool {
+    let body = token.trim_end_matches(['.', ':', ',', ';']);
+    !token.contains(WILDCARD) && !body.contains(['.', '/', '@', '\\'])
+}
+
+/// The search key: FNV-1a over the token count and the first keyword (a leading host,
+/// timestamp, id or component name must not scatter a template over many keys).
+fn key(line: &Masked) -> u64 {
+    let first = line.tokens().find(|t| is_keyword(t)).unwrap_or("");
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in (len as u64).to_le_bytes().iter().chain(first.as_bytes()) {
+    for b in (line.len() as u64)
+        .to_le_bytes()
+        .iter()
+        .chain(first.as_bytes())
+    {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
-}
-
-fn template_key(tokens: &[Box<str>]) -> u64 {
-    key(tokens.len(), tokens.first().map_or("", |t| t))
 }
 
 impl TemplateMiner {
@@ -115,10 +129,7 @@ impl TemplateMiner {
         let masker = Masker::new(state.params.mask.clone())?;
         let mut index: HashMap<u64, Vec<u32>> = HashMap::new();
         for (i, t) in state.templates.iter().enumerate() {
-            index
-                .entry(template_key(&t.tokens))
-                .or_default()
-                .push(i as u32);
+            index.entry(t.key).or_default().push(i as u32);
         }
         Ok(Self {
             state,
@@ -143,20 +154,19 @@ impl TemplateMiner {
     }
 
     fn mine_masked(&mut self, line: &Masked) -> Mined {
-        let first = if line.is_empty() { "" } else { line.token(0) };
-        let k = key(line.len(), first);
+        let k = key(line);
         let mut best: Option<(usize, usize)> = None;
         if let Some(candidates) = self.index.get(&k) {
             for &c in candidates {
                 let t = &self.state.templates[c as usize];
-                if t.tokens.len() != line.len() || t.tokens.first().map_or("", |s| s) != first {
+                if t.tokens.len() != line.len() {
                     continue; // a hash collision
                 }
                 let agree = t
                     .tokens
                     .iter()
                     .zip(line.tokens())
-                    .filter(|(a, b)| &***a == WILDCARD || ***a == **b)
+                    .filter(|(a, b)| ***a == **b)
                     .count();
                 if best.is_none_or(|(_, a)| agree > a) {
                     best = Some((c as usize, agree));
@@ -182,6 +192,7 @@ impl TemplateMiner {
             id,
             tokens,
             count: 1,
+            key: k,
         });
         Mined::New(id)
     }

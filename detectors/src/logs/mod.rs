@@ -16,7 +16,8 @@
 //! IPs and ports, UUIDs, paths, durations, `key=value` values, long opaque tokens), plus any
 //! extra regular expressions from configuration. The miner then follows Drain (He et al.,
 //! ICWS 2017): templates are searched among those with the same token count and the same
-//! first token, and a line joins the one where most positions agree if enough do.
+//! first keyword (a token with no variable that is not a dotted name), and a line joins the
+//! one where most tokens are equal if enough are.
 //!
 //! **Why this way.** Per-format regexes and thresholds do not survive contact with a new
 //! service's logs, so the defaults must serve every format; the token-count and first-token
