@@ -15,6 +15,7 @@ pub mod csv;
 pub mod detection;
 pub mod evidence;
 pub mod false_alarms;
+pub mod loghub;
 pub mod nab;
 pub mod nezha;
 pub mod petshop;
