@@ -129,12 +129,17 @@ fn read_labels(path: &Path) -> Result<(Vec<String>, Labels)> {
     Ok((content, labels))
 }
 
-/// Mines `lines` with a fresh default miner: each line's template (None on overflow) and the
-/// miner.
+/// Mines `lines` with a fresh default miner: each line's template as it stands after the
+/// last line (None on overflow) and the miner.
 pub fn mine(lines: &[String]) -> (Vec<Option<TemplateId>>, TemplateMiner) {
     // The default parameters are valid by construction (no extra masks).
     let mut miner = TemplateMiner::new(MinerParams::default()).expect("default miner");
-    let ids = lines.iter().map(|l| miner.mine(l).id()).collect();
+    let ids: Vec<_> = lines.iter().map(|l| miner.mine(l).id()).collect();
+    // Siblings merged later stand for the template that absorbed them, as for the engine.
+    let ids = ids
+        .into_iter()
+        .map(|id| id.map(|id| miner.resolve(id)))
+        .collect();
     (ids, miner)
 }
 

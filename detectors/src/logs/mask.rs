@@ -4,7 +4,9 @@
 //! delimiters (`= : , ; ( ) [ ] { } < > " ' | @ #`) form segments, and a segment is a
 //! variable — replaced by [`WILDCARD`] — when it holds a digit (numbers, hex, IPs and ports,
 //! UUIDs, durations, timestamps, versions), is a path (starts with `/`, holds `\` or two
-//! `/`), or is the value of a `key=value` pair or a quoted string within one token. A token longer than
+//! `/`), is a month or weekday name (the words of a timestamp), or is the value of a
+//! `key=value` pair or a quoted string within one token, or fills an empty `()`, `[]`, `{}`
+//! or `""` token. A token longer than
 //! [`MaskParams::max_token_bytes`] is one variable (hashes, base64, URLs), which also bounds
 //! what a template can store. These rules are shared by almost every log format and need no
 //! per-format configuration; extra masks (regular expressions, from the rules file) run over
@@ -57,7 +59,34 @@ fn is_variable(segment: &[u8], after_equals: bool) -> bool {
             _ => {}
         }
     }
-    slashes >= 2 || segment[0] == b'/'
+    slashes >= 2 || segment[0] == b'/' || is_date_word(segment)
+}
+
+/// Month and weekday names as timestamps print them (`Sat Jun 18 02:08:10 2005`): the words
+/// of a date are as variable as its numbers.
+fn is_date_word(segment: &[u8]) -> bool {
+    matches!(
+        segment,
+        b"Jan"
+            | b"Feb"
+            | b"Mar"
+            | b"Apr"
+            | b"May"
+            | b"Jun"
+            | b"Jul"
+            | b"Aug"
+            | b"Sep"
+            | b"Oct"
+            | b"Nov"
+            | b"Dec"
+            | b"Mon"
+            | b"Tue"
+            | b"Wed"
+            | b"Thu"
+            | b"Fri"
+            | b"Sat"
+            | b"Sun"
+    )
 }
 
 /// Masks one non-empty token into `out` (appended).
@@ -77,7 +106,15 @@ fn mask_token(token: &[u8], max_token_bytes: usize, out: &mut String) {
         let segment = &token[seg_start..i];
         let closing = if at_end { 0 } else { token[i] };
         let quoted = matches!(opening, b'"' | b'\'') && closing == opening;
-        if is_variable(segment, after_equals || quoted) {
+        // A token `()` or `""` is a variable that happens to be empty (`(host)` elsewhere);
+        // `f()` is a call.
+        let empty_pair = segment.is_empty()
+            && seg_start == 1
+            && matches!(
+                (opening, closing),
+                (b'(', b')') | (b'[', b']') | (b'{', b'}') | (b'"', b'"') | (b'\'', b'\'')
+            );
+        if empty_pair || is_variable(segment, after_equals || quoted) {
             // Two variables side by side (`<*><*>`) cannot happen: segments are split by a
             // delimiter, which is kept.
             out.push_str(WILDCARD);
@@ -243,6 +280,26 @@ mod tests {
         assert_eq!(
             masked("open /var/log/x.log user=root 'C:\\Windows' state=\"ok\" a/b"),
             ["open", "<*>", "user=<*>", "'C:<*>'", "state=\"<*>\"", "a/b"]
+        );
+    }
+
+    #[test]
+    fn masks_date_words_and_empty_enclosures_but_not_calls() {
+        assert_eq!(
+            masked("at Fri Jun 17 07:07:00 2005 from () via init() \"\""),
+            [
+                "at",
+                "<*>",
+                "<*>",
+                "<*>",
+                "<*>:<*>:<*>",
+                "<*>",
+                "from",
+                "(<*>)",
+                "via",
+                "init()",
+                "\"<*>\""
+            ]
         );
     }
 

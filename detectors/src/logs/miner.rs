@@ -18,9 +18,16 @@ pub struct MinerParams {
     /// this fraction of its tokens equal the template's (a wildcard agrees only with a
     /// masked variable, so a template that has grown vague attracts no more lines).
     pub similarity: f64,
-    /// Templates per miner (one miner per service); a line that would need one more is
-    /// counted as an overflow and gets no template.
+    /// Templates per miner (one miner per service), siblings and merged ones included; a
+    /// line that would need one more is counted as an overflow and gets no template.
     pub max_templates: usize,
+    /// A line that matches a template except for one constant token starts a sibling
+    /// template with its own value there, until that position has shown this many distinct
+    /// values; then it becomes a wildcard and the siblings merge into the first template
+    /// (their ids stay valid, see [`TemplateMiner::resolve`]). A few recurring values in one
+    /// slot are usually different events (`started`/`stopped`), many are a variable (user
+    /// names). 0 or 1 turns the position into a wildcard at once, as Drain does.
+    pub variable_after: u32,
     /// How lines are tokenised and masked.
     pub mask: MaskParams,
 }
@@ -30,6 +37,7 @@ impl Default for MinerParams {
         Self {
             similarity: 0.7,
             max_templates: 1024,
+            variable_after: 3,
             mask: MaskParams::default(),
         }
     }
@@ -66,6 +74,10 @@ pub(crate) struct Template {
     pub(crate) tokens: Vec<Box<str>>,
     /// Lines matched so far.
     pub(crate) count: u64,
+    /// For a sibling: the template it branched from and the position where it differs.
+    pub(crate) sibling_of: Option<(u32, u16)>,
+    /// For a merged sibling: the template that absorbed it (which is never merged itself).
+    pub(crate) merged_into: Option<u32>,
     /// The search key it was created under (its first tokens may since have become
     /// wildcards; lines that differ there find it no more than they did then).
     pub(crate) key: u64,
@@ -129,6 +141,9 @@ impl TemplateMiner {
         let masker = Masker::new(state.params.mask.clone())?;
         let mut index: HashMap<u64, Vec<u32>> = HashMap::new();
         for (i, t) in state.templates.iter().enumerate() {
+            if t.merged_into.is_some() {
+                continue;
+            }
             index.entry(t.key).or_default().push(i as u32);
         }
         Ok(Self {
@@ -176,8 +191,75 @@ impl TemplateMiner {
         if let Some((c, agree)) = best
             && (line.is_empty() || agree as f64 >= self.state.params.similarity * line.len() as f64)
         {
+            return self.matched(c, line, k);
+        }
+        self.create(line, k, None)
+    }
+
+    /// A line matched template `c` well enough: join it, start a sibling, or merge siblings.
+    fn matched(&mut self, c: usize, line: &Masked, k: u64) -> Mined {
+        let t = &self.state.templates[c];
+        let mut differing = t
+            .tokens
+            .iter()
+            .zip(line.tokens())
+            .enumerate()
+            .filter(|(_, (a, b))| &***a != WILDCARD && ***a != **b);
+        let (Some((p, _)), None) = (differing.next(), differing.next()) else {
+            return self.join(c, line);
+        };
+        let (root, pos) = t
+            .sibling_of
+            .map_or((c, p), |(r, q)| (r as usize, q as usize));
+        let values = 2 + self.siblings(root, pos).count();
+        if pos != p || values >= self.state.params.variable_after as usize {
+            if pos == p {
+                self.merge(root, pos);
+                return match self.join(root, line) {
+                    Mined::Matched(id) => Mined::Generalised(id),
+                    other => other,
+                };
+            }
             return self.join(c, line);
         }
+        self.create(line, k, Some((root as u32, pos as u16)))
+    }
+
+    /// Indices of the siblings of `root` that differ from it at `pos` and are not merged.
+    fn siblings(&self, root: usize, pos: usize) -> impl Iterator<Item = usize> + '_ {
+        let root = root as u32;
+        self.state
+            .templates
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, t)| {
+                (t.merged_into.is_none() && t.sibling_of == Some((root, pos as u16))).then_some(i)
+            })
+    }
+
+    /// Turns `root`'s position `pos` into a wildcard and folds its siblings there into it.
+    fn merge(&mut self, root: usize, pos: usize) {
+        let siblings: Vec<usize> = self.siblings(root, pos).collect();
+        self.state.templates[root].tokens[pos] = Box::from(WILDCARD);
+        for s in siblings {
+            let sibling = std::mem::take(&mut self.state.templates[s].tokens);
+            let t = &mut self.state.templates[s];
+            t.merged_into = Some(root as u32);
+            let (count, key) = (t.count, t.key);
+            if let Some(list) = self.index.get_mut(&key) {
+                list.retain(|&i| i as usize != s);
+            }
+            let r = &mut self.state.templates[root];
+            r.count += count;
+            for (slot, token) in r.tokens.iter_mut().zip(sibling.iter()) {
+                if slot != token {
+                    *slot = Box::from(WILDCARD);
+                }
+            }
+        }
+    }
+
+    fn create(&mut self, line: &Masked, k: u64, sibling_of: Option<(u32, u16)>) -> Mined {
         if self.state.templates.len() >= self.state.params.max_templates {
             self.state.overflows += 1;
             return Mined::Overflow;
@@ -192,9 +274,22 @@ impl TemplateMiner {
             id,
             tokens,
             count: 1,
+            sibling_of,
+            merged_into: None,
             key: k,
         });
         Mined::New(id)
+    }
+
+    /// The template that now stands for `id`: itself, or the template it was merged into.
+    pub fn resolve(&self, id: TemplateId) -> TemplateId {
+        match self.state.templates.get(id.0 as usize) {
+            Some(Template {
+                merged_into: Some(r),
+                ..
+            }) => TemplateId(*r),
+            _ => id,
+        }
     }
 
     fn join(&mut self, c: usize, line: &Masked) -> Mined {
@@ -216,7 +311,7 @@ impl TemplateMiner {
 
     /// The template's text: tokens joined by single spaces, variables as `<*>`.
     pub fn template(&self, id: TemplateId) -> Option<String> {
-        let t = self.state.templates.get(id.0 as usize)?;
+        let t = self.state.templates.get(self.resolve(id).0 as usize)?;
         Some(t.tokens.join(" "))
     }
 
@@ -224,11 +319,11 @@ impl TemplateMiner {
     pub fn count(&self, id: TemplateId) -> u64 {
         self.state
             .templates
-            .get(id.0 as usize)
+            .get(self.resolve(id).0 as usize)
             .map_or(0, |t| t.count)
     }
 
-    /// The number of templates.
+    /// The number of templates ever created (merged siblings included: their ids stay valid).
     pub fn len(&self) -> usize {
         self.state.templates.len()
     }

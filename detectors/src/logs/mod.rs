@@ -17,7 +17,12 @@
 //! extra regular expressions from configuration. The miner then follows Drain (He et al.,
 //! ICWS 2017): templates are searched among those with the same token count and the same
 //! first keyword (a token with no variable that is not a dotted name), and a line joins the
-//! one where most tokens are equal if enough are.
+//! one where most tokens are equal if enough are. Where it differs from that template in a
+//! single constant token, it first starts a sibling template; once that slot has shown
+//! [`MinerParams::variable_after`] values it becomes a wildcard and the siblings merge into
+//! the first template, their ids staying valid through [`TemplateMiner::resolve`]. This is
+//! what tells `VM started`/`VM stopped` (two events, each recurring) from `user alice`/`user
+//! bob`/`user carol` (one event and a variable) without per-format rules.
 //!
 //! **Why this way.** Per-format regexes and thresholds do not survive contact with a new
 //! service's logs, so the defaults must serve every format; the token-count and first-token

@@ -110,6 +110,29 @@ fn check(state: &MinerState) -> Result<(), &'static str> {
         if t.tokens.len() > p.mask.max_tokens.max(1) {
             return Err("a template has more tokens than the cap");
         }
+        let n = state.templates.len();
+        if let Some((root, pos)) = t.sibling_of {
+            let r = state
+                .templates
+                .get(root as usize)
+                .ok_or("a sibling of no template")?;
+            if r.sibling_of.is_some() || r.merged_into.is_some() || root as usize == i {
+                return Err("a sibling of a sibling");
+            }
+            if t.merged_into.is_none()
+                && (r.tokens.len() != t.tokens.len() || pos as usize >= t.tokens.len())
+            {
+                return Err("a sibling that does not align with its template");
+            }
+        }
+        if let Some(root) = t.merged_into {
+            if root as usize >= n || state.templates[root as usize].merged_into.is_some() {
+                return Err("a template merged into a merged template");
+            }
+            if t.sibling_of.map(|(r, _)| r) != Some(root) {
+                return Err("a template merged into one it did not branch from");
+            }
+        }
     }
     Ok(())
 }

@@ -21,18 +21,68 @@ fn same_shape_lines_share_a_template_and_masked_values_do_not_split_it() {
 #[test]
 fn varying_constants_become_wildcards_without_changing_the_id() {
     let mut m = miner();
-    let first = m.mine("session opened for user alice by sshd");
-    let second = m.mine("session opened for user bob by sshd");
+    let first = m.mine("session opened for user alice by sshd on tty now");
+    let second = m.mine("session closed for user bob by sshd on pts now");
     assert_eq!(first, Mined::New(TemplateId(0)));
     assert_eq!(second, Mined::Generalised(TemplateId(0)));
     assert_eq!(
         m.template(TemplateId(0)).unwrap(),
-        "session opened for user <*> by sshd"
+        "session <*> for user <*> by sshd on <*> now"
     );
     assert_eq!(
-        m.mine("session opened for user carol by sshd"),
+        m.mine("session opened for user carol by sshd on tty now"),
         Mined::Matched(TemplateId(0))
     );
+}
+
+#[test]
+fn one_token_differences_are_siblings_until_the_slot_shows_many_values() {
+    let mut m = miner();
+    let started = m.mine("instance state changed to started by scheduler");
+    let stopped = m.mine("instance state changed to stopped by scheduler");
+    assert_eq!(started, Mined::New(TemplateId(0)));
+    assert_eq!(
+        stopped,
+        Mined::New(TemplateId(1)),
+        "two recurring values: two events"
+    );
+    let again = m.mine("instance state changed to stopped by scheduler");
+    assert_eq!(again, Mined::Matched(TemplateId(1)));
+    let again = m.mine("instance state changed to started by scheduler");
+    assert_eq!(again, Mined::Matched(TemplateId(0)));
+    // A third value makes the slot a variable: the sibling folds into the first template,
+    // and its id now stands for it.
+    assert_eq!(
+        m.mine("instance state changed to paused by scheduler"),
+        Mined::Generalised(TemplateId(0))
+    );
+    assert_eq!(m.resolve(TemplateId(1)), TemplateId(0));
+    assert_eq!(m.count(TemplateId(0)), 5);
+    assert_eq!(
+        m.template(TemplateId(1)).unwrap(),
+        "instance state changed to <*> by scheduler"
+    );
+    assert_eq!(
+        m.mine("instance state changed to resumed by scheduler"),
+        Mined::Matched(TemplateId(0))
+    );
+}
+
+#[test]
+fn siblings_and_merges_survive_a_restore() {
+    let mut m = miner();
+    m.mine("job finished with state done in queue");
+    m.mine("job finished with state failed in queue");
+    let mut restored = TemplateMiner::restore(&m.snapshot()).unwrap();
+    for l in [
+        "job finished with state failed in queue",
+        "job finished with state lost in queue",
+        "job finished with state done in queue",
+    ] {
+        assert_eq!(m.mine(l), restored.mine(l));
+    }
+    assert_eq!(m.snapshot(), restored.snapshot());
+    assert_eq!(restored.resolve(TemplateId(1)), TemplateId(0));
 }
 
 #[test]
