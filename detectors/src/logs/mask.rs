@@ -92,7 +92,16 @@ fn is_date_word(segment: &[u8]) -> bool {
 /// Masks one non-empty token into `out` (appended).
 fn mask_token(token: &[u8], max_token_bytes: usize, out: &mut String) {
     if token.len() > max_token_bytes {
+        // One variable, but a delimiter at either end stays (`<*>,` as for a short value),
+        // one byte at most so that the stored token stays bounded.
+        let (first, last) = (token[0], token[token.len() - 1]);
+        if is_delimiter(first) {
+            out.push(first as char);
+        }
         out.push_str(WILDCARD);
+        if is_delimiter(last) {
+            out.push(last as char);
+        }
         return;
     }
     let mut seg_start = 0;
@@ -315,6 +324,7 @@ mod tests {
     fn long_tokens_are_one_variable_and_tokens_are_capped() {
         let long = "x".repeat(1000);
         assert_eq!(masked(&format!("a {long} b")), ["a", "<*>", "b"]);
+        assert_eq!(masked(&format!("a ({long}, b")), ["a", "(<*>,", "b"]);
         let many = "w ".repeat(500);
         let tokens = masked(&many);
         assert_eq!(tokens.len(), MaskParams::default().max_tokens);
