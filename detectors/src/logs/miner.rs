@@ -21,9 +21,9 @@ pub struct MinerParams {
     /// Templates per miner (one miner per service), siblings and merged ones included; a
     /// line that would need one more is counted as an overflow and gets no template.
     pub max_templates: usize,
-    /// A line that matches a template except for one constant token starts a sibling
-    /// template with its own value there, until that position has shown this many distinct
-    /// values; then it becomes a wildcard and the siblings merge into the first template
+    /// A line that matches a template except for one or two constant tokens starts a
+    /// sibling template with its own values there, until those slots have shown this many
+    /// distinct values; then they become wildcards and the siblings merge into the first template
     /// (their ids stay valid, see [`TemplateMiner::resolve`]). A few recurring values in one
     /// slot are usually different events (`started`/`stopped`), many are a variable (user
     /// names). 0 or 1 turns the position into a wildcard at once, as Drain does.
@@ -66,6 +66,11 @@ impl Mined {
     }
 }
 
+/// The one or two positions where a sibling differs from its first template; the second is
+/// [`NO_SLOT`] for one.
+pub(crate) type Slots = [u16; 2];
+pub(crate) const NO_SLOT: u16 = u16::MAX;
+
 /// One template: constant tokens and wildcards.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Template {
@@ -74,8 +79,8 @@ pub(crate) struct Template {
     pub(crate) tokens: Vec<Box<str>>,
     /// Lines matched so far.
     pub(crate) count: u64,
-    /// For a sibling: the template it branched from and the position where it differs.
-    pub(crate) sibling_of: Option<(u32, u16)>,
+    /// For a sibling: the template it branched from and the slots where it differs.
+    pub(crate) sibling_of: Option<(u32, Slots)>,
     /// For a merged sibling: the template that absorbed it (which is never merged itself).
     pub(crate) merged_into: Option<u32>,
     /// The search key it was created under (its first tokens may since have become
@@ -199,48 +204,61 @@ impl TemplateMiner {
     /// A line matched template `c` well enough: join it, start a sibling, or merge siblings.
     fn matched(&mut self, c: usize, line: &Masked, k: u64) -> Mined {
         let t = &self.state.templates[c];
-        let mut differing = t
+        let fits = t
+            .tokens
+            .iter()
+            .zip(line.tokens())
+            .all(|(a, b)| &**a == WILDCARD || **a == *b);
+        if fits {
+            return self.join(c, line);
+        }
+        let root = t.sibling_of.map_or(c, |(r, _)| r as usize);
+        // Where the line differs from the family's first template: one or two slots.
+        let mut differing = self.state.templates[root]
             .tokens
             .iter()
             .zip(line.tokens())
             .enumerate()
-            .filter(|(_, (a, b))| &***a != WILDCARD && ***a != **b);
-        let (Some((p, _)), None) = (differing.next(), differing.next()) else {
-            return self.join(c, line);
+            .filter(|(_, (a, b))| &***a != WILDCARD && ***a != **b)
+            .map(|(i, _)| u16::try_from(i).unwrap_or(NO_SLOT));
+        let slots = match (differing.next(), differing.next(), differing.next()) {
+            (Some(p), q, None) if p != NO_SLOT && q != Some(NO_SLOT) => [p, q.unwrap_or(NO_SLOT)],
+            _ => return self.join(c, line),
         };
-        let (root, pos) = t
-            .sibling_of
-            .map_or((c, p), |(r, q)| (r as usize, q as usize));
-        let values = 2 + self.siblings(root, pos).count();
-        if pos != p || values >= self.state.params.variable_after as usize {
-            if pos == p {
-                self.merge(root, pos);
-                return match self.join(root, line) {
-                    Mined::Matched(id) => Mined::Generalised(id),
-                    other => other,
-                };
-            }
+        if t.sibling_of.is_some_and(|(_, s)| s != slots) {
             return self.join(c, line);
         }
-        self.create(line, k, Some((root as u32, pos as u16)))
+        let values = 2 + self.siblings(root, slots).count();
+        if values >= self.state.params.variable_after as usize {
+            self.merge(root, slots);
+            return match self.join(root, line) {
+                Mined::Matched(id) => Mined::Generalised(id),
+                other => other,
+            };
+        }
+        self.create(line, k, Some((root as u32, slots)))
     }
 
-    /// Indices of the siblings of `root` that differ from it at `pos` and are not merged.
-    fn siblings(&self, root: usize, pos: usize) -> impl Iterator<Item = usize> + '_ {
+    /// Indices of the siblings of `root` that differ from it at `slots` and are not merged.
+    fn siblings(&self, root: usize, slots: Slots) -> impl Iterator<Item = usize> + '_ {
         let root = root as u32;
         self.state
             .templates
             .iter()
             .enumerate()
             .filter_map(move |(i, t)| {
-                (t.merged_into.is_none() && t.sibling_of == Some((root, pos as u16))).then_some(i)
+                (t.merged_into.is_none() && t.sibling_of == Some((root, slots))).then_some(i)
             })
     }
 
-    /// Turns `root`'s position `pos` into a wildcard and folds its siblings there into it.
-    fn merge(&mut self, root: usize, pos: usize) {
-        let siblings: Vec<usize> = self.siblings(root, pos).collect();
-        self.state.templates[root].tokens[pos] = Box::from(WILDCARD);
+    /// Turns `root`'s `slots` into wildcards and folds its siblings there into it.
+    fn merge(&mut self, root: usize, slots: Slots) {
+        let siblings: Vec<usize> = self.siblings(root, slots).collect();
+        for p in slots.into_iter().filter(|&p| p != NO_SLOT) {
+            if let Some(slot) = self.state.templates[root].tokens.get_mut(p as usize) {
+                *slot = Box::from(WILDCARD);
+            }
+        }
         for s in siblings {
             let sibling = std::mem::take(&mut self.state.templates[s].tokens);
             let t = &mut self.state.templates[s];
@@ -259,7 +277,7 @@ impl TemplateMiner {
         }
     }
 
-    fn create(&mut self, line: &Masked, k: u64, sibling_of: Option<(u32, u16)>) -> Mined {
+    fn create(&mut self, line: &Masked, k: u64, sibling_of: Option<(u32, Slots)>) -> Mined {
         if self.state.templates.len() >= self.state.params.max_templates {
             self.state.overflows += 1;
             return Mined::Overflow;

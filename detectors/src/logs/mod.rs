@@ -17,8 +17,8 @@
 //! extra regular expressions from configuration. The miner then follows Drain (He et al.,
 //! ICWS 2017): templates are searched among those with the same token count and the same
 //! first keyword (a token with no variable that is not a dotted name), and a line joins the
-//! one where most tokens are equal if enough are. Where it differs from that template in a
-//! single constant token, it first starts a sibling template; once that slot has shown
+//! one where most tokens are equal if enough are. Where it differs from that template in one
+//! or two constant tokens, it first starts a sibling template; once those slots have shown
 //! [`MinerParams::variable_after`] values it becomes a wildcard and the siblings merge into
 //! the first template, their ids staying valid through [`TemplateMiner::resolve`]. This is
 //! what tells `VM started`/`VM stopped` (two events, each recurring) from `user alice`/`user

@@ -111,7 +111,7 @@ fn check(state: &MinerState) -> Result<(), &'static str> {
             return Err("a template has more tokens than the cap");
         }
         let n = state.templates.len();
-        if let Some((root, pos)) = t.sibling_of {
+        if let Some((root, slots)) = t.sibling_of {
             let r = state
                 .templates
                 .get(root as usize)
@@ -120,7 +120,9 @@ fn check(state: &MinerState) -> Result<(), &'static str> {
                 return Err("a sibling of a sibling");
             }
             if t.merged_into.is_none()
-                && (r.tokens.len() != t.tokens.len() || pos as usize >= t.tokens.len())
+                && (r.tokens.len() != t.tokens.len()
+                    || slots[0] as usize >= t.tokens.len()
+                    || (slots[1] != u16::MAX && slots[1] as usize >= t.tokens.len()))
             {
                 return Err("a sibling that does not align with its template");
             }

@@ -168,3 +168,26 @@ fn corrupt_or_foreign_snapshots_are_rejected() {
         Err(MinerSnapshotError::UnsupportedVersion { found: 9, .. })
     ));
 }
+
+#[test]
+fn two_slot_differences_are_siblings_too() {
+    let mut m = miner();
+    let a = m.mine("task moved from new to scheduled by the master");
+    let b = m.mine("task moved from scheduled to running by the master");
+    assert_eq!(
+        (a, b),
+        (Mined::New(TemplateId(0)), Mined::New(TemplateId(1)))
+    );
+    assert_eq!(
+        m.mine("task moved from scheduled to running by the master"),
+        Mined::Matched(TemplateId(1))
+    );
+    assert_eq!(
+        m.mine("task moved from running to done by the master"),
+        Mined::Generalised(TemplateId(0))
+    );
+    assert_eq!(
+        m.template(TemplateId(1)).unwrap(),
+        "task moved from <*> to <*> by the master"
+    );
+}
