@@ -187,6 +187,11 @@ impl Masked {
         &self.text[a as usize..b as usize]
     }
 
+    /// Heap bytes held (a miner reuses one `Masked` for every line).
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.spans.capacity() * std::mem::size_of::<(u32, u32)>()
+    }
+
     /// The tokens in order.
     pub fn tokens(&self) -> impl Iterator<Item = &str> + '_ {
         (0..self.len()).map(|i| self.token(i))

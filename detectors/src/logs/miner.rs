@@ -356,7 +356,8 @@ impl TemplateMiner {
         self.state.overflows
     }
 
-    /// Bytes of memory the miner holds: templates, their tokens and the search index.
+    /// Bytes of memory the miner holds: templates, their tokens, the search index and the
+    /// buffer lines are masked into.
     pub fn state_bytes(&self) -> usize {
         let templates: usize = self
             .state
@@ -379,5 +380,6 @@ impl TemplateMiner {
                 * std::mem::size_of::<Template>()
             + templates
             + index
+            + self.scratch.heap_bytes()
     }
 }
