@@ -35,7 +35,7 @@ pub struct MinerParams {
 impl Default for MinerParams {
     fn default() -> Self {
         Self {
-            similarity: 0.7,
+            similarity: 0.75,
             max_templates: 1024,
             variable_after: 3,
             mask: MaskParams::default(),

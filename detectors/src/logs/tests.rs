@@ -21,16 +21,16 @@ fn same_shape_lines_share_a_template_and_masked_values_do_not_split_it() {
 #[test]
 fn varying_constants_become_wildcards_without_changing_the_id() {
     let mut m = miner();
-    let first = m.mine("session opened for user alice by sshd on tty now");
-    let second = m.mine("session closed for user bob by sshd on pts now");
+    let first = m.mine("session opened for user alice by sshd on tty now and then");
+    let second = m.mine("session closed for user bob by sshd on pts now and then");
     assert_eq!(first, Mined::New(TemplateId(0)));
     assert_eq!(second, Mined::Generalised(TemplateId(0)));
     assert_eq!(
         m.template(TemplateId(0)).unwrap(),
-        "session <*> for user <*> by sshd on <*> now"
+        "session <*> for user <*> by sshd on <*> now and then"
     );
     assert_eq!(
-        m.mine("session opened for user carol by sshd on tty now"),
+        m.mine("session opened for user carol by sshd on tty now and then"),
         Mined::Matched(TemplateId(0))
     );
 }
