@@ -28,6 +28,7 @@ mod common;
 pub mod duration;
 mod ensemble;
 mod ewma;
+pub mod frame;
 pub mod logs;
 mod robust_z;
 mod seasonal;

@@ -12,10 +12,9 @@
 use thiserror::Error;
 
 use crate::AnyDetector;
+use crate::frame::{Frame, seal};
 
 const MAGIC: [u8; 2] = *b"FD";
-/// Magic, version and checksum.
-const HEADER: usize = 8;
 /// Current layout of every detector's state. Version 2 added the ensemble's warm-up
 /// (`EnsembleParams::warmup` and its count of points seen); version 1 is migrated.
 pub const FORMAT_VERSION: u16 = 2;
@@ -62,14 +61,11 @@ pub enum SnapshotError {
 
 impl Snapshot {
     pub(crate) fn of(detector: &AnyDetector) -> Self {
-        let mut bytes = Vec::with_capacity(256);
-        bytes.extend_from_slice(&MAGIC);
-        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         // Serializing plain structs of numbers and vectors into a Vec cannot fail.
         let body = postcard::to_stdvec(detector).unwrap_or_default();
-        bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        bytes.extend_from_slice(&body);
-        Self { bytes }
+        Self {
+            bytes: seal(MAGIC, FORMAT_VERSION, &body),
+        }
     }
 
     /// Wraps bytes read back from storage.
@@ -84,19 +80,15 @@ impl Snapshot {
 
     /// Rebuilds the detector the snapshot was taken of.
     pub fn restore(&self) -> Result<AnyDetector, SnapshotError> {
-        if self.bytes.len() < HEADER || self.bytes[..2] != MAGIC {
-            return Err(SnapshotError::BadMagic);
-        }
-        let version = u16::from_le_bytes([self.bytes[2], self.bytes[3]]);
+        let frame = Frame::open(&self.bytes, MAGIC).ok_or(SnapshotError::BadMagic)?;
+        let (version, body) = (frame.version, frame.body);
         if version != FORMAT_VERSION && version != 1 {
             return Err(SnapshotError::UnsupportedVersion {
                 found: version,
                 supported: FORMAT_VERSION,
             });
         }
-        let crc = u32::from_le_bytes([self.bytes[4], self.bytes[5], self.bytes[6], self.bytes[7]]);
-        let body = &self.bytes[HEADER..];
-        if crc32fast::hash(body) != crc {
+        if !frame.intact() {
             return Err(SnapshotError::Checksum);
         }
         let (detector, rest): (AnyDetector, _) = if version == 1 {

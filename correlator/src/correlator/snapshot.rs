@@ -7,6 +7,7 @@
 //! state is checked for the invariants the correlator relies on, so no byte string makes a
 //! later call panic. Bump [`FORMAT_VERSION`] whenever the layout changes.
 
+use faultline_detectors::frame::{Frame, seal};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -15,8 +16,6 @@ use crate::topology::LearnedEdge;
 use crate::types::{Change, Millis};
 
 const MAGIC: [u8; 2] = *b"FC";
-/// Magic, version and checksum.
-const HEADER: usize = 8;
 /// Current layout of the correlator state.
 pub const FORMAT_VERSION: u16 = 2;
 
@@ -74,32 +73,22 @@ impl State {
     pub fn encode(&self) -> Vec<u8> {
         // Serializing plain structs, strings and vectors into a Vec cannot fail.
         let body = postcard::to_stdvec(self).unwrap_or_default();
-        let mut bytes = Vec::with_capacity(HEADER + body.len());
-        bytes.extend_from_slice(&MAGIC);
-        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        bytes.extend_from_slice(&body);
-        bytes
+        seal(MAGIC, FORMAT_VERSION, &body)
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, SnapshotError> {
-        if bytes.len() < HEADER || bytes[..2] != MAGIC {
-            return Err(SnapshotError::BadMagic);
-        }
-        let version = u16::from_le_bytes([bytes[2], bytes[3]]);
-        if version != FORMAT_VERSION {
+        let frame = Frame::open(bytes, MAGIC).ok_or(SnapshotError::BadMagic)?;
+        if frame.version != FORMAT_VERSION {
             return Err(SnapshotError::UnsupportedVersion {
-                found: version,
+                found: frame.version,
                 supported: FORMAT_VERSION,
             });
         }
-        let crc = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-        let body = &bytes[HEADER..];
-        if crc32fast::hash(body) != crc {
+        if !frame.intact() {
             return Err(SnapshotError::Checksum);
         }
         let (state, rest): (State, _) =
-            postcard::take_from_bytes(body).map_err(SnapshotError::Corrupt)?;
+            postcard::take_from_bytes(frame.body).map_err(SnapshotError::Corrupt)?;
         if !rest.is_empty() {
             return Err(SnapshotError::TrailingBytes { extra: rest.len() });
         }

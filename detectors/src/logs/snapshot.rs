@@ -9,9 +9,9 @@
 use thiserror::Error;
 
 use super::miner::{MinerState, TemplateMiner};
+use crate::frame::{Frame, seal};
 
 const MAGIC: [u8; 2] = *b"FT";
-const HEADER: usize = 8;
 /// Current layout of a miner's state.
 pub const MINER_FORMAT_VERSION: u16 = 1;
 
@@ -59,33 +59,23 @@ impl TemplateMiner {
     pub fn snapshot(&self) -> Vec<u8> {
         // Serializing plain structs of numbers, strings and vectors cannot fail.
         let body = postcard::to_stdvec(&self.state).unwrap_or_default();
-        let mut bytes = Vec::with_capacity(HEADER + body.len());
-        bytes.extend_from_slice(&MAGIC);
-        bytes.extend_from_slice(&MINER_FORMAT_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        bytes.extend_from_slice(&body);
-        bytes
+        seal(MAGIC, MINER_FORMAT_VERSION, &body)
     }
 
     /// Rebuilds the miner a snapshot was taken of.
     pub fn restore(bytes: &[u8]) -> Result<Self, MinerSnapshotError> {
-        if bytes.len() < HEADER || bytes[..2] != MAGIC {
-            return Err(MinerSnapshotError::BadMagic);
-        }
-        let version = u16::from_le_bytes([bytes[2], bytes[3]]);
-        if version != MINER_FORMAT_VERSION {
+        let frame = Frame::open(bytes, MAGIC).ok_or(MinerSnapshotError::BadMagic)?;
+        if frame.version != MINER_FORMAT_VERSION {
             return Err(MinerSnapshotError::UnsupportedVersion {
-                found: version,
+                found: frame.version,
                 supported: MINER_FORMAT_VERSION,
             });
         }
-        let crc = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-        let body = &bytes[HEADER..];
-        if crc32fast::hash(body) != crc {
+        if !frame.intact() {
             return Err(MinerSnapshotError::Checksum);
         }
         let (state, rest): (MinerState, _) =
-            postcard::take_from_bytes(body).map_err(MinerSnapshotError::Corrupt)?;
+            postcard::take_from_bytes(frame.body).map_err(MinerSnapshotError::Corrupt)?;
         if !rest.is_empty() {
             return Err(MinerSnapshotError::TrailingBytes { extra: rest.len() });
         }
