@@ -10,6 +10,7 @@
 //! It lives beside the rules, pure, so that the engine and the evaluations' replays judge
 //! alike (the held onset is part of a series' checkpointed state).
 
+use faultline_correlator::Signal;
 use faultline_detectors::{Direction, EventTime, Verdict};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,41 @@ pub struct Finding {
     pub upper: f64,
     /// Above the band (else below).
     pub up: bool,
+}
+
+/// Which series a finding is on, as the correlator names it.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// The anomaly's id (deterministic, so a replay folds into the same signal).
+    pub id: String,
+    /// The entity it is attributed to (a topology node).
+    pub entity: String,
+    /// The series, as displayed.
+    pub series: String,
+    /// Its metric name.
+    pub metric: String,
+}
+
+impl Finding {
+    /// The correlator's signal for this finding of `rule`'s detector named `detector`.
+    pub fn signal(&self, subject: Subject, rule: &CompiledRule, detector: &str) -> Signal {
+        Signal {
+            id: subject.id,
+            entity: subject.entity,
+            series: subject.series,
+            metric: subject.metric,
+            at: self.at.as_millis(),
+            value: self.value,
+            lower: self.lower,
+            upper: self.upper,
+            up: self.up,
+            score: self.score,
+            detector: detector.to_owned(),
+            rule: rule.name.clone(),
+            bad: rule.direction,
+            severity: rule.severity,
+        }
+    }
 }
 
 impl From<Pending> for Finding {

@@ -11,9 +11,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context, Result};
-use faultline_config::judge::{Pending, judge};
+use faultline_config::judge::{Pending, Subject, judge};
 use faultline_config::{Config, RouteId};
-use faultline_correlator::{Correlator, IncidentUpdate, Settings, Signal, Transition};
+use faultline_correlator::{Correlator, IncidentUpdate, Settings, Transition};
 use faultline_detectors::{AnyDetector, Detector, EventTime};
 use faultline_sim::{Fault, SimConfig, Simulation, Topic};
 use serde::Deserialize;
@@ -155,22 +155,13 @@ fn observe(
         let entity = config
             .entity(series.route, labels)
             .map_or(s.name.clone(), |(_, v)| v.to_owned());
-        let signal = Signal {
+        let subject = Subject {
             id: format!("{display}#{i}@{}", f.at.as_millis()),
             entity,
             series: display.clone(),
             metric: s.name.clone(),
-            at: f.at.as_millis(),
-            value: f.value,
-            lower: f.lower,
-            upper: f.upper,
-            up: f.up,
-            score: f.score,
-            detector: rule.detectors[i].name().to_owned(),
-            rule: rule.name.clone(),
-            bad: rule.direction,
-            severity: rule.severity,
         };
+        let signal = f.signal(subject, rule, rule.detectors[i].name());
         correlator.signal(signal, updates);
     }
 }

@@ -8,9 +8,8 @@
 
 use std::fmt::Write as _;
 
-use faultline_correlator::{
-    Change, Correlator, EdgeKind, IncidentUpdate, Millis, Signal, TopologyUpdate,
-};
+use faultline_config::judge::Subject;
+use faultline_correlator::{Change, Correlator, EdgeKind, IncidentUpdate, Millis, TopologyUpdate};
 use faultline_decode::ChangeEvent;
 use serde::Deserialize;
 use tracing::error;
@@ -114,23 +113,13 @@ impl Correlation {
 
     /// An anomaly the pipeline found, with its [`Anomaly::id`].
     pub fn anomaly(&mut self, a: &Anomaly<'_>, id: &str) {
-        let f = &a.finding;
-        let signal = Signal {
+        let subject = Subject {
             id: id.to_owned(),
             entity: a.entity().1.to_owned(),
             series: display(a.series),
             metric: a.series.name.to_string(),
-            at: f.at.as_millis(),
-            value: f.value,
-            lower: f.lower,
-            upper: f.upper,
-            up: f.up,
-            score: f.score,
-            detector: a.detector.to_owned(),
-            rule: a.rule.name.clone(),
-            bad: a.rule.direction,
-            severity: a.rule.severity,
         };
+        let signal = a.finding.signal(subject, a.rule, a.detector);
         let mut out = Vec::new();
         self.correlator.signal(signal, &mut out);
         self.record(out);
