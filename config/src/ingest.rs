@@ -28,7 +28,7 @@ pub(crate) fn compile(section: Option<IngestSection>, r: &mut Report<'_>) -> Ing
         ),
         idle_timeout: match s.idle_timeout {
             None => DEFAULT_IDLE_TIMEOUT,
-            Some(w) => positive(&w, "ingest.idle_timeout", r).unwrap_or(DEFAULT_IDLE_TIMEOUT),
+            Some(w) => positive(&w, "ingest.idle_timeout", None, r).unwrap_or(DEFAULT_IDLE_TIMEOUT),
         },
     }
 }
@@ -43,18 +43,24 @@ fn bound(
     match written {
         None => Some(default),
         Some(w) if w.value.trim() == "off" => None,
-        Some(w) => positive(&w, what, r).or(Some(default)),
+        Some(w) => {
+            positive(&w, what, Some("write `off` to accept any timestamp"), r).or(Some(default))
+        }
     }
 }
 
-/// A duration that must be more than zero; reports the problem where it was written.
-fn positive(written: &Located<String>, what: &str, r: &mut Report<'_>) -> Option<Duration> {
+/// A duration that must be more than zero; reports the problem where it was written, with
+/// `hint` if zero.
+fn positive(
+    written: &Located<String>,
+    what: &str,
+    hint: Option<&str>,
+    r: &mut Report<'_>,
+) -> Option<Duration> {
     let d = duration(written, what, r)?;
     if d.is_zero() {
-        let hint = what
-            .starts_with("ingest.max_timestamp")
-            .then(|| "write `off` to accept any timestamp".to_owned());
-        r.error(written.at, format!("`{what}` must be more than 0s"), hint);
+        let msg = format!("`{what}` must be more than 0s");
+        r.error(written.at, msg, hint.map(str::to_owned));
         return None;
     }
     Some(d)

@@ -197,6 +197,8 @@ fn compile_rules(
     quiet_period_ms: faultline_correlator::Millis,
     out: &mut Vec<Diagnostic>,
 ) -> Vec<crate::Rule> {
+    let quiet_period =
+        std::time::Duration::from_millis(u64::try_from(quiet_period_ms).unwrap_or(0));
     let mut names: HashMap<String, (&str, Loc)> = HashMap::new();
     let mut catch_all: Option<(String, &str, Loc)> = None;
     let mut rules = Vec::with_capacity(models.len());
@@ -234,17 +236,16 @@ fn compile_rules(
         });
         let min_duration_at = model.min_duration.as_ref().map(|w| w.at);
         let rule = compile::rule(model, defaults, &mut r);
-        let held = rule.compiled.min_duration.as_millis();
-        if held >= u128::try_from(quiet_period_ms).unwrap_or(0) {
+        let held = rule.compiled.min_duration;
+        if held >= quiet_period {
             // Held that long, an onset reaches the correlator already older than the quiet
             // period behind its clock: too late to open an incident, ever.
+            let show = faultline_detectors::duration::format;
             let msg = format!(
                 "rule `{}`: min_duration {} is not less than correlator.quiet_period {}",
                 name.value,
-                faultline_detectors::duration::format(rule.compiled.min_duration),
-                faultline_detectors::duration::format(std::time::Duration::from_millis(
-                    u64::try_from(quiet_period_ms).unwrap_or(0)
-                )),
+                show(held),
+                show(quiet_period),
             );
             let hint = "its anomalies would never open an incident; shorten min_duration or lengthen the quiet period";
             let at = min_duration_at.unwrap_or(name.at);
