@@ -31,7 +31,6 @@ use faultline_config::{CompiledRule, Config, RouteId};
 use faultline_decode::{self as decode, Item, ItemError, Sample};
 use faultline_detectors::{Detector, DetectorSpec};
 use metrics::{Counter, Gauge, counter, gauge};
-
 use tracing::warn;
 
 use crate::series::{Churn, PartitionId, Series, SeriesKey, SeriesTable, Slot};

@@ -114,26 +114,25 @@ fn bootstrap_forwarder(listen: &str, target: &str) -> std::io::Result<()> {
                 let Ok(outbound) = std::net::TcpStream::connect(&target) else {
                     continue;
                 };
-                let (Ok(mut in_r), Ok(mut out_r)) = (inbound.try_clone(), outbound.try_clone())
-                else {
+                let (Ok(in_r), Ok(out_r)) = (inbound.try_clone(), outbound.try_clone()) else {
                     continue;
                 };
-                let (mut in_w, mut out_w) = (inbound, outbound);
-                let _ = std::thread::Builder::new()
-                    .name("faultline-bootstrap-up".into())
-                    .spawn(move || {
-                        let _ = std::io::copy(&mut in_r, &mut out_w);
-                        let _ = out_w.shutdown(std::net::Shutdown::Write);
-                    });
-                let _ = std::thread::Builder::new()
-                    .name("faultline-bootstrap-down".into())
-                    .spawn(move || {
-                        let _ = std::io::copy(&mut out_r, &mut in_w);
-                        let _ = in_w.shutdown(std::net::Shutdown::Write);
-                    });
+                pipe("faultline-bootstrap-up", in_r, outbound);
+                pipe("faultline-bootstrap-down", out_r, inbound);
             }
         })?;
     Ok(())
+}
+
+/// Copies `from` into `to` on a thread of its own until `from` closes, then closes `to`'s
+/// sending side.
+fn pipe(name: &str, mut from: std::net::TcpStream, mut to: std::net::TcpStream) {
+    let _ = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let _ = std::io::copy(&mut from, &mut to);
+            let _ = to.shutdown(std::net::Shutdown::Write);
+        });
 }
 
 /// How a caller in the same process (the demo) steers and watches a run.

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 pub(super) struct InputClock {
     /// Latest sample event time read from it (ms), if any.
     pub latest: Option<i64>,
-    /// When its last record was received (wall clock), if any.
+    /// When its last record with a sample was received (wall clock), if any.
     pub last_record: Option<Instant>,
     /// When it was assigned (wall clock).
     pub assigned: Instant,

@@ -155,6 +155,7 @@ impl Correlation {
     }
 
     /// Event time reached `now` somewhere in the input.
+    ///
     /// With `force` the correlator is advanced even if event time has not moved (at least
     /// to where it already is), so that updates that came due meanwhile go out.
     pub fn clock(&mut self, now: Millis, force: bool) {

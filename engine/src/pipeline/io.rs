@@ -103,7 +103,8 @@ pub struct Record<'a> {
     pub payload: Option<&'a [u8]>,
     /// Kafka record timestamp (ms), if any.
     pub timestamp: Option<i64>,
-    /// When the engine received it (for the latency histogram only).
+    /// When the engine received it (wall clock): for the latency histogram, and to tell
+    /// when its partition went idle.
     pub received: Instant,
 }
 
