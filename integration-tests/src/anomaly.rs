@@ -1,8 +1,11 @@
 //! Anomalies as the engine publishes them, parsed and checked against the contract.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
-use crate::consume::Record;
+use crate::broker::Broker;
+use crate::consume::{Record, read_all};
 
 /// One anomaly record, its fields checked for shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +125,14 @@ impl Anomaly {
 
 fn lookup<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(v, |v, k| v.get(*k))
+}
+
+/// Every anomaly on `topic` up to its current end, parsed; panics on a malformed one.
+pub fn read_anomalies(broker: &Broker, topic: &str, timeout: Duration) -> Vec<Anomaly> {
+    read_all(broker, topic, timeout)
+        .iter()
+        .map(|r| Anomaly::parse(r).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
 }
 
 /// Milliseconds since the epoch of an RFC 3339 timestamp (`2024-05-01T12:00:00.250Z`,

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::anomaly::rfc3339_millis;
+use crate::broker::Broker;
+use crate::consume::read_all;
 
 /// One native incident update, its fields checked for shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +128,18 @@ impl Update {
     pub fn key(&self) -> String {
         format!("{}:{}", self.incident_id, self.revision)
     }
+}
+
+/// Every update on an incidents `topic` up to its current end, parsed; panics on a
+/// malformed one.
+pub fn read_updates(broker: &Broker, topic: &str, timeout: std::time::Duration) -> Vec<Update> {
+    read_all(broker, topic, timeout)
+        .iter()
+        .map(|r| {
+            Update::parse(r.payload.as_deref().unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect()
 }
 
 /// Checks that, per incident, `keys` (idempotency keys in arrival order) run 1, 2, 3, ...

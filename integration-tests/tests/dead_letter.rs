@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use faultline_integration_tests::anomaly::read_anomalies;
 use faultline_integration_tests::series::{Fault, SeriesSpec, midnight_days_ago, sample_json};
 use faultline_integration_tests::{
-    Anomaly, Broker, Engine, EngineConfig, Producer, faultline_exe, read_all, unique,
+    Broker, Engine, EngineConfig, Producer, faultline_exe, read_all, unique,
 };
 
 const STEP_MS: i64 = 60_000;
@@ -177,11 +178,7 @@ fn poison_record_goes_to_dead_letter_and_partition_keeps_flowing() {
     );
 
     // Detection carried on past the poison.
-    let anomalies: Vec<Anomaly> =
-        read_all(&broker, &config.anomalies_topic, Duration::from_secs(60))
-            .iter()
-            .map(|r| Anomaly::parse(r).unwrap_or_else(|e| panic!("{e}")))
-            .collect();
+    let anomalies = read_anomalies(&broker, &config.anomalies_topic, Duration::from_secs(60));
     assert!(
         anomalies
             .iter()

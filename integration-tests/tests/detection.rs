@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
+use faultline_integration_tests::anomaly::read_anomalies;
 use faultline_integration_tests::series::{
     FLEET_POINTS, FLEET_STEP_MS, Fleet, midnight_days_ago, mixed_fleet,
 };
@@ -74,11 +75,7 @@ fn anomalies_from_injected_faults_and_none_from_normal_series() {
     let dead = read_all(&broker, &config.dead_letter_topic, Duration::from_secs(60));
     assert!(dead.is_empty(), "valid input dead-lettered: {dead:?}");
 
-    let published = read_all(&broker, &config.anomalies_topic, Duration::from_secs(60));
-    let anomalies: Vec<Anomaly> = published
-        .iter()
-        .map(|r| Anomaly::parse(r).unwrap_or_else(|e| panic!("{e}")))
-        .collect();
+    let anomalies = read_anomalies(&broker, &config.anomalies_topic, Duration::from_secs(60));
     assert_eq!(
         anomalies.len() as f64,
         metrics.sum("faultline_anomalies_total"),

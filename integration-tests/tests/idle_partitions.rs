@@ -9,7 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use faultline_integration_tests::incident::Update;
+use faultline_integration_tests::anomaly::read_anomalies;
+use faultline_integration_tests::incident::{Update, read_updates};
 use faultline_integration_tests::series::{Rng, midnight_days_ago, sample_json};
 use faultline_integration_tests::{
     Anomaly, Broker, Engine, EngineConfig, Producer, cascade, faultline_exe, read_all, unique, wait,
@@ -24,10 +25,7 @@ const SLACK: Duration = Duration::from_secs(30);
 const PARTITIONS: i32 = 4;
 
 fn updates(broker: &Broker, topic: &str) -> Vec<Update> {
-    read_all(broker, topic, Duration::from_secs(30))
-        .iter()
-        .map(|r| Update::parse(r.payload.as_deref().unwrap_or_default()).unwrap())
-        .collect()
+    read_updates(broker, topic, Duration::from_secs(30))
 }
 
 #[test]
@@ -129,9 +127,8 @@ fn incidents_are_published_when_producers_write_to_one_partition_of_four() {
     producer.flush();
     let at = |k: usize| first + k as i64 * cascade::STEP_MS;
     let anomalies = wait::poll(SLACK, || {
-        let a: Vec<Anomaly> = read_all(&broker, &config.anomalies_topic, SLACK)
-            .iter()
-            .map(|r| Anomaly::parse(r).unwrap())
+        let a: Vec<Anomaly> = read_anomalies(&broker, &config.anomalies_topic, SLACK)
+            .into_iter()
             .filter(|a| a.series_name == "late_ms")
             .collect();
         let both = [old, recent]
@@ -144,9 +141,8 @@ fn incidents_are_published_when_producers_write_to_one_partition_of_four() {
         "both late spikes ({}, {}) are detected and published; late_ms anomalies: {:?}\n{}",
         at(old),
         at(recent),
-        read_all(&broker, &config.anomalies_topic, SLACK)
-            .iter()
-            .map(|r| Anomaly::parse(r).unwrap())
+        read_anomalies(&broker, &config.anomalies_topic, SLACK)
+            .into_iter()
             .filter(|a| a.series_name == "late_ms")
             .map(|a| (a.at_ms, a.direction, a.value))
             .collect::<Vec<_>>(),

@@ -12,8 +12,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use faultline_integration_tests::incident::Update;
-use faultline_integration_tests::{Anomaly, Broker, Engine, faultline_exe, read_all, wait};
+use faultline_integration_tests::anomaly::read_anomalies;
+use faultline_integration_tests::incident::read_updates;
+use faultline_integration_tests::{Broker, Engine, faultline_exe, read_all, wait};
 
 /// The address the README's block is written for.
 const README_ADDRESS: &str = "127.0.0.1:9092";
@@ -78,9 +79,8 @@ fn the_readme_example_produces_an_anomaly_and_an_incident() {
 
     let broker = Broker::at(&address);
     let anomaly = wait::poll(Duration::from_secs(60), || {
-        read_all(&broker, "faultline-anomalies", Duration::from_secs(30))
-            .iter()
-            .map(|r| Anomaly::parse(r).unwrap())
+        read_anomalies(&broker, "faultline-anomalies", Duration::from_secs(30))
+            .into_iter()
             .find(|a| a.series_name == "cpu")
     });
     let Some(anomaly) = anomaly else {
@@ -103,9 +103,8 @@ fn the_readme_example_produces_an_anomaly_and_an_incident() {
     // Its incident, once the three partitions the example does not write to have been idle
     // for `ingest.idle_timeout` (30 s by default).
     let incident = wait::poll(Duration::from_secs(90), || {
-        read_all(&broker, "faultline-incidents", Duration::from_secs(30))
-            .iter()
-            .map(|r| Update::parse(r.payload.as_deref().unwrap_or_default()).unwrap())
+        read_updates(&broker, "faultline-incidents", Duration::from_secs(30))
+            .into_iter()
             .find(|u| u.entities.iter().any(|e| e == "checkout"))
     });
     assert!(
