@@ -20,6 +20,7 @@ use faultline_config::Config;
 use faultline_sim::SimConfig;
 use serde_json::{Value, json};
 
+use crate::score::median;
 use crate::sim_replay::replay;
 
 /// Slack after a fault's end within which an incident still matches it (the demo's).
@@ -92,16 +93,11 @@ pub fn evaluate(config: &Config, settings: &Settings, progress: &mut dyn Write) 
         "faults": faults,
         "found": open_delays.len(),
         "found_within_1m": open_delays.iter().filter(|d| **d <= 60.0).count(),
-        "median_open_delay_s": median(&mut open_delays),
-        "median_notify_delay_s": median(&mut notify_delays),
+        "median_open_delay_s": median(&open_delays),
+        "median_notify_delay_s": median(&notify_delays),
         "unmatched": unmatched,
         "min_duration_s": config.defaults.compiled.min_duration.as_secs_f64(),
     }))
-}
-
-fn median(xs: &mut [f64]) -> Option<f64> {
-    xs.sort_unstable_by(f64::total_cmp);
-    xs.get(xs.len() / 2).copied()
 }
 
 #[cfg(test)]
