@@ -22,22 +22,15 @@
 //! At 0s, a third of the fault matches are chance (stray incidents opening minutes into a
 //! fault on an unrelated metric); the first-minute count is the honest one.
 
-use std::time::Duration;
-
 use faultline_config::Config;
 use faultline_eval::{detection, false_alarms};
-
-fn seconds(s: &str) -> Duration {
-    let (n, unit) = s.split_at(s.len() - 1);
-    let n: u64 = n.parse().expect("a number then s or m");
-    Duration::from_secs(if unit == "m" { n * 60 } else { n })
-}
 
 fn main() -> anyhow::Result<()> {
     let candidates: Vec<String> = std::env::args().skip(1).collect();
     for c in &candidates {
         let mut config = Config::default();
-        config.defaults.compiled.min_duration = seconds(c);
+        config.defaults.compiled.min_duration =
+            faultline_detectors::duration::parse(c).map_err(anyhow::Error::msg)?;
         let mut quiet = std::io::sink();
         let fa =
             false_alarms::evaluate_config(&config, &false_alarms::Settings::default(), &mut quiet)?;
